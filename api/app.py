@@ -1,0 +1,61 @@
+"""The ASGI application: `/graphql` (with GraphiQL) and `/healthz`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.auth import BearerTokenMiddleware
+from api.graphql.view import SessionMiddleware, create_graphql_view
+from domain.db import dispose_engines
+
+logger = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(*, run_worker: bool = True) -> Starlette:
+    """Build the app; with `run_worker`, an in-process worker runs jobs when no
+    Redis broker is configured."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from jobs.broker import uses_redis
+        from jobs.refresh import requeue_pending_refreshes
+
+        worker = None
+        if run_worker and not uses_redis():
+            from jobs.inprocess import start_worker
+
+            worker = start_worker()
+        requeued = await requeue_pending_refreshes()
+        if requeued:
+            logger.info("Queued again %d refreshes left pending.", requeued)
+        yield
+        if worker is not None:
+            from jobs.inprocess import stop_worker
+
+            stop_worker(worker)
+        await dispose_engines()
+
+    graphql = create_graphql_view()
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        middleware=[
+            Middleware(BearerTokenMiddleware),
+            Middleware(SessionMiddleware),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,144 @@
+"""The `smartlink` command-line interface."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sys
+
+import click
+
+from domain.config import get_settings
+from domain.db import dispose_engines, session_scope
+from domain.errors import DomainError
+from domain.migrate import upgrade_database
+from domain.models import TokenRole
+from domain import tokens
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("SMARTLINK_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.group()
+def main() -> None:
+    """SmartLink Provisioning: keep applications' accounts in step over SCIM."""
+    _configure_logging()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Apply migrations, then serve GraphQL at /graphql and liveness at /healthz."""
+    import uvicorn
+
+    from api.app import create_app
+
+    upgrade_database()
+    uvicorn.run(create_app(), host=host, port=port, log_config=None)
+
+
+@main.command()
+@click.option("--processes", default=2, show_default=True, help="Worker processes.")
+@click.option("--threads", default=8, show_default=True, help="Threads per process.")
+def worker(processes: int, threads: int) -> None:
+    """Run Dramatiq workers that take jobs from Redis (needs SMARTLINK_REDIS_URL)."""
+    if not get_settings().redis_url:
+        raise click.UsageError(
+            "SMARTLINK_REDIS_URL is not set, so there is no queue to work from; set "
+            "it to the Redis URL that `smartlink serve` uses, such as "
+            "redis://127.0.0.1:6379/0."
+        )
+    dramatiq = shutil.which("dramatiq") or os.path.join(
+        os.path.dirname(sys.executable), "dramatiq"
+    )
+    args = [dramatiq, "jobs.actors", "--processes", str(processes), "--threads", str(threads)]
+    os.execv(dramatiq, args)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the newest version."""
+    upgrade_database()
+    click.echo("Database is up to date.")
+
+
+@main.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL schema in SDL, as committed in schema.graphql."""
+    from api.graphql.schema import schema
+
+    click.echo(schema.as_str())
+
+
+def _run(coroutine):  # type: ignore[no-untyped-def]
+    async def with_cleanup():  # type: ignore[no-untyped-def]
+        try:
+            return await coroutine
+        finally:
+            await dispose_engines()
+
+    try:
+        return asyncio.run(with_cleanup())
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+
+
+@main.command("create-token")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in TokenRole]),
+    default=TokenRole.ADMIN.value,
+    show_default=True,
+    help="admin may call mutations; viewer may only query.",
+)
+def create_token(name: str, role: str) -> None:
+    """Create an API token named NAME and print it; it is shown only once."""
+    upgrade_database()
+
+    async def create() -> str:
+        async with session_scope() as session:
+            _token, secret = await tokens.create_token(session, name, TokenRole(role))
+        return secret
+
+    secret = _run(create())
+    click.echo(f"Created {role} token {name!r}. Store it now; it is not shown again.")
+    click.echo(secret)
+
+
+@main.command("list-tokens")
+def list_tokens() -> None:
+    """List API tokens by name, with role and last use; never the secrets."""
+    upgrade_database()
+
+    async def rows() -> list[str]:
+        async with session_scope() as session:
+            return [
+                f"{t.name}\t{t.role.value}\tcreated {t.created_at:%Y-%m-%d %H:%M}"
+                f"\tlast used {t.last_used_at or 'never'}"
+                for t in await tokens.list_tokens(session)
+            ]
+
+    for line in _run(rows()):
+        click.echo(line)
+
+
+@main.command("revoke-token")
+@click.argument("name")
+def revoke_token(name: str) -> None:
+    """Revoke the API token named NAME; requests with it get 401 at once."""
+    upgrade_database()
+
+    async def revoke() -> None:
+        async with session_scope() as session:
+            await tokens.revoke_token(session, name)
+
+    _run(revoke())
+    click.echo(f"Revoked token {name!r}.")

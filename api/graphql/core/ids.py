@@ -1,0 +1,25 @@
+"""Decoding the global ids that mutation inputs carry."""
+
+from __future__ import annotations
+
+import uuid
+
+from strawberry import relay
+
+from domain.errors import InvalidInput
+
+
+def decode_id(global_id: relay.GlobalID | str, type_name: str, field: str) -> uuid.UUID:
+    """Return the UUID inside a global id of `type_name`, or raise `InvalidInput`."""
+    try:
+        if isinstance(global_id, str):
+            global_id = relay.GlobalID.from_id(global_id)
+        if global_id.type_name == type_name:
+            return uuid.UUID(global_id.node_id)
+    except (ValueError, TypeError):
+        pass
+    raise InvalidInput(
+        f"{field} {str(global_id)!r} is not the id of a {type_name}; pass the `id` "
+        f"of a {type_name} object.",
+        field=[field],
+    )

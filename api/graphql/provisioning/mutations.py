@@ -1,0 +1,160 @@
+"""Mutations behind the buttons of the Provisioning page."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from api.graphql.core.context import Info
+from api.graphql.core.errors import UserError, run_mutation
+from api.graphql.core.ids import decode_id
+from api.graphql.provisioning.types import Provisioning, RefreshRun, ScimAccount
+from domain import models
+from domain.errors import DomainError
+from domain.provisioning.account_creation import create_account
+from domain.provisioning.connection import configure_provisioning, get_connection
+from domain.provisioning.refresh import request_refresh
+from jobs.refresh import enqueue_refresh
+
+
+@strawberry.input
+class ConfigureProvisioningInput:
+    application_id: strawberry.ID
+    base_url: str = strawberry.field(
+        description="The SCIM endpoint, such as https://app.example.com/scim/v2."
+    )
+    token: str | None = strawberry.field(
+        default=None,
+        description="The bearer token. Null keeps the saved token, unless the base "
+        "URL changed, which clears it.",
+    )
+
+
+@strawberry.type
+class ConfigureProvisioningPayload:
+    provisioning: Provisioning | None
+    refresh_run: RefreshRun | None = strawberry.field(
+        description="The import of the target's data that a successful connection "
+        "queued."
+    )
+    errors: list[UserError]
+
+
+@strawberry.input
+class RefreshProvisioningInput:
+    application_id: strawberry.ID
+
+
+@strawberry.type
+class RefreshProvisioningPayload:
+    refresh_run: RefreshRun | None = strawberry.field(
+        description="The queued run, or the one already under way."
+    )
+    errors: list[UserError]
+
+
+@strawberry.input
+class CreateAccountInput:
+    application_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class CreateAccountPayload:
+    account: ScimAccount | None
+    errors: list[UserError]
+
+
+async def _queue_refresh(info: Info, application_id: strawberry.ID) -> tuple[
+    models.RefreshRun | None, list[UserError]
+]:
+    async def action() -> tuple[models.RefreshRun, bool]:
+        decoded = decode_id(application_id, "Application", "applicationId")
+        return await request_refresh(info.context.session, decoded)
+
+    result, errors = await run_mutation(info, action)
+    if result is None:
+        return None, errors
+    run, is_new = result
+    if is_new:
+        enqueue_refresh(run.id)
+    return run, errors
+
+
+async def _saved_connection(
+    info: Info, application_id: strawberry.ID
+) -> uuid.UUID | None:
+    try:
+        decoded = decode_id(application_id, "Application", "applicationId")
+    except DomainError:
+        return None
+    connection = await get_connection(info.context.session, decoded)
+    return connection.application_id if connection else None
+
+
+@strawberry.type
+class ProvisioningMutations:
+    @strawberry.mutation(
+        description="Save an application's SCIM endpoint and token, read its "
+        "discovery documents, and queue an import of its accounts and groups."
+    )
+    async def configure_provisioning(
+        self, info: Info, input: ConfigureProvisioningInput
+    ) -> ConfigureProvisioningPayload:
+        async def action() -> models.ScimConnection:
+            application_id = decode_id(input.application_id, "Application", "applicationId")
+            return await configure_provisioning(
+                info.context.session,
+                application_id,
+                base_url=input.base_url,
+                token=input.token,
+            )
+
+        connection, errors = await run_mutation(info, action)
+        if connection is None:
+            # A connection that failed is saved as FAILED, with its last error.
+            saved = await _saved_connection(info, input.application_id)
+            return ConfigureProvisioningPayload(
+                provisioning=Provisioning(application_id=saved) if saved else None,
+                refresh_run=None,
+                errors=errors,
+            )
+        run, errors = await _queue_refresh(info, input.application_id)
+        return ConfigureProvisioningPayload(
+            provisioning=Provisioning(application_id=connection.application_id),
+            refresh_run=RefreshRun.from_model(run) if run else None,
+            errors=errors,
+        )
+
+    @strawberry.mutation(
+        description="Re-read the target's accounts and groups in a background job."
+    )
+    async def refresh_provisioning(
+        self, info: Info, input: RefreshProvisioningInput
+    ) -> RefreshProvisioningPayload:
+        run, errors = await _queue_refresh(info, input.application_id)
+        return RefreshProvisioningPayload(
+            refresh_run=RefreshRun.from_model(run) if run else None, errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Create the user's account in the target application, or link "
+        "the account that already exists there."
+    )
+    async def create_account(
+        self, info: Info, input: CreateAccountInput
+    ) -> CreateAccountPayload:
+        async def action() -> models.ScimAccount:
+            return await create_account(
+                info.context.session,
+                decode_id(input.application_id, "Application", "applicationId"),
+                decode_id(input.user_id, "User", "userId"),
+                trigger=info.context.trigger,
+            )
+
+        account, errors = await run_mutation(info, action)
+        if account is None:
+            return CreateAccountPayload(account=None, errors=errors)
+        converted = await ScimAccount.from_models(info, [account])
+        return CreateAccountPayload(account=converted[0], errors=errors)

@@ -1,0 +1,389 @@
+"""GraphQL types of an application's Provisioning page."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Self
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from api.graphql.core.connection import Connection, page_request
+from api.graphql.core.context import Info
+from api.graphql.core.nodes import load_models
+from api.graphql.directory.types import Folder, User
+from domain import models
+from domain.folders import folders_by_ids
+from domain.models import ConnectionStatus, OperationStatus, RefreshStatus
+from domain.provisioning import accounts as account_domain
+from domain.provisioning import groups as group_domain
+from domain.provisioning import operations as operation_domain
+from domain.provisioning.access_tab import AccessEntry as AccessEntryModel
+from domain.provisioning.access_tab import list_access
+from domain.provisioning.connection import get_connection
+from domain.provisioning.refresh import latest_refresh
+from domain.users import users_by_ids
+
+ConnectionStatusEnum = strawberry.enum(ConnectionStatus, name="ConnectionStatus")
+RefreshStatusEnum = strawberry.enum(RefreshStatus, name="RefreshStatus")
+OperationStatusEnum = strawberry.enum(OperationStatus, name="OperationStatus")
+
+
+@strawberry.type(description="The SCIM endpoint an application is connected to.")
+class ScimConnection:
+    base_url: str
+    token_configured: bool = strawberry.field(
+        description="Whether a token is saved; the token itself is never returned."
+    )
+    last_checked_at: datetime | None
+    last_error: str | None
+
+    @classmethod
+    def from_model(cls, connection: models.ScimConnection) -> Self:
+        return cls(
+            base_url=connection.base_url,
+            token_configured=connection.token_ciphertext is not None,
+            last_checked_at=connection.last_checked_at,
+            last_error=connection.last_error,
+        )
+
+
+@strawberry.type(description="One import of the target's accounts and groups.")
+class RefreshRun(relay.Node):
+    id: relay.NodeID[str]
+    status: RefreshStatusEnum  # type: ignore[valid-type]
+    accounts_read: int
+    groups_read: int
+    total_accounts: int | None
+    total_groups: int | None
+    complete: bool = strawberry.field(
+        description="False when the target's paging could not be trusted, so "
+        "nothing was removed from the mirror."
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+    @classmethod
+    def from_model(cls, run: models.RefreshRun) -> Self:
+        return cls(
+            id=str(run.id),
+            status=run.status,
+            accounts_read=run.accounts_read,
+            groups_read=run.groups_read,
+            total_accounts=run.total_accounts,
+            total_groups=run.total_groups,
+            complete=run.complete,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            error=run.error,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await load_models(info, models.RefreshRun, node_ids)
+        return [cls.from_model(row) if row else None for row in rows]
+
+
+@strawberry.type(description="An account (SCIM User) in the target application.")
+class ScimAccount(relay.Node):
+    id: relay.NodeID[str]
+    scim_id: str
+    user_name: str
+    display_name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+    active: bool | None
+    external_id: str | None
+    user: User | None = strawberry.field(
+        description="The SmartLink user linked to the account, if any."
+    )
+    raw: JSON = strawberry.field(description="The resource as the target returned it.")
+    refreshed_at: datetime
+
+    @classmethod
+    def from_model(cls, account: models.ScimAccount, user: User | None) -> Self:
+        return cls(
+            id=str(account.id),
+            scim_id=account.scim_id,
+            user_name=account.user_name,
+            display_name=account.display_name,
+            given_name=account.given_name,
+            family_name=account.family_name,
+            email=account.email,
+            active=account.active,
+            external_id=account.external_id,
+            user=user,
+            raw=account.raw,
+            refreshed_at=account.refreshed_at,
+        )
+
+    @classmethod
+    async def from_models(
+        cls, info: Info, accounts: Sequence[models.ScimAccount]
+    ) -> list[Self]:
+        """Convert accounts, loading their linked users in one query."""
+        linked = [a.user_id for a in accounts if a.user_id is not None]
+        users = await users_by_ids(info.context.session, linked)
+        return [
+            cls.from_model(
+                account,
+                User.from_model(users[account.user_id]) if account.user_id else None,
+            )
+            for account in accounts
+        ]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await load_models(info, models.ScimAccount, node_ids)
+        converted = iter(await cls.from_models(info, [r for r in rows if r]))
+        return [next(converted) if row else None for row in rows]
+
+
+@strawberry.type(description="A SmartLink user with access, and its account if any.")
+class AccessEntry:
+    user: User
+    present_in_app: bool
+    account: ScimAccount | None
+
+
+@strawberry.type(description="A group (SCIM Group) in the target application.")
+class ScimGroup(relay.Node):
+    id: relay.NodeID[str]
+    scim_id: str
+    display_name: str
+    external_id: str | None
+    member_count: int
+    folder: Folder | None = strawberry.field(
+        description="The SmartLink folder linked to the group, if any."
+    )
+    raw: JSON
+    refreshed_at: datetime
+
+    @classmethod
+    def from_model(cls, group: models.ScimGroup, folder: Folder | None) -> Self:
+        return cls(
+            id=str(group.id),
+            scim_id=group.scim_id,
+            display_name=group.display_name,
+            external_id=group.external_id,
+            member_count=len(group.member_ids),
+            folder=folder,
+            raw=group.raw,
+            refreshed_at=group.refreshed_at,
+        )
+
+    @classmethod
+    async def from_models(
+        cls, info: Info, groups: Sequence[models.ScimGroup]
+    ) -> list[Self]:
+        linked = [g.folder_id for g in groups if g.folder_id is not None]
+        folders = await folders_by_ids(info.context.session, linked)
+        return [
+            cls.from_model(
+                group,
+                Folder.from_model(folders[group.folder_id]) if group.folder_id else None,
+            )
+            for group in groups
+        ]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await load_models(info, models.ScimGroup, node_ids)
+        converted = iter(await cls.from_models(info, [r for r in rows if r]))
+        return [next(converted) if row else None for row in rows]
+
+
+@strawberry.type(description="The discovery documents the target published.")
+class ScimSchema:
+    service_provider_config: JSON
+    resource_types: JSON
+    schemas: JSON
+
+
+@strawberry.type(description="One write to the target application, as logged.")
+class ProvisioningOperation(relay.Node):
+    id: relay.NodeID[str]
+    action: str
+    status: OperationStatusEnum  # type: ignore[valid-type]
+    trigger: str = strawberry.field(description="Who or what asked for the write.")
+    scim_id: str | None
+    user: User | None
+    attempts: int
+    target_status: int | None = strawberry.field(
+        description="The HTTP status the target returned, if it answered."
+    )
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_model(cls, operation: models.ProvisioningOperation, user: User | None) -> Self:
+        return cls(
+            id=str(operation.id),
+            action=operation.action,
+            status=operation.status,
+            trigger=operation.trigger,
+            scim_id=operation.scim_id,
+            user=user,
+            attempts=operation.attempts,
+            target_status=operation.target_status,
+            error=operation.error,
+            created_at=operation.created_at,
+            started_at=operation.started_at,
+            finished_at=operation.finished_at,
+        )
+
+    @classmethod
+    async def from_models(
+        cls, info: Info, operations: Sequence[models.ProvisioningOperation]
+    ) -> list[Self]:
+        linked = [o.user_id for o in operations if o.user_id is not None]
+        users = await users_by_ids(info.context.session, linked)
+        return [
+            cls.from_model(o, User.from_model(users[o.user_id]) if o.user_id in users else None)
+            for o in operations
+        ]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await load_models(info, models.ProvisioningOperation, node_ids)
+        converted = iter(await cls.from_models(info, [r for r in rows if r]))
+        return [next(converted) if row else None for row in rows]
+
+
+@strawberry.type(description="An application's Provisioning page, one field per tab.")
+class Provisioning:
+    application_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="Whether the SCIM connection works.")
+    async def status(self, info: Info) -> ConnectionStatusEnum:  # type: ignore[valid-type]
+        connection = await get_connection(info.context.session, self.application_id)
+        return connection.status if connection else ConnectionStatus.NOT_CONFIGURED
+
+    @strawberry.field(description="The Configuration tab; null until configured.")
+    async def connection(self, info: Info) -> ScimConnection | None:
+        connection = await get_connection(info.context.session, self.application_id)
+        return ScimConnection.from_model(connection) if connection else None
+
+    @strawberry.field(description="The latest import of the target's data.")
+    async def last_refresh(self, info: Info) -> RefreshRun | None:
+        run = await latest_refresh(info.context.session, self.application_id)
+        return RefreshRun.from_model(run) if run else None
+
+    @strawberry.field(description="The Accounts tab: the target's accounts.")
+    async def accounts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        search: str | None = None,
+        linked: bool | None = None,
+    ) -> Connection[ScimAccount]:
+        page = await account_domain.list_accounts(
+            info.context.session,
+            self.application_id,
+            page_request(first, after, last, before),
+            search=search,
+            linked=linked,
+        )
+        nodes = iter(await ScimAccount.from_models(info, page.items))
+        return Connection.from_page(page, lambda _: next(nodes))
+
+    @strawberry.field(description="The Access tab: users with access to the app.")
+    async def access(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        search: str | None = None,
+        present: bool | None = None,
+    ) -> Connection[AccessEntry]:
+        page = await list_access(
+            info.context.session,
+            self.application_id,
+            page_request(first, after, last, before),
+            search=search,
+            present=present,
+        )
+        return Connection.from_page(page, _access_entry)
+
+    @strawberry.field(description="The Groups tab: the target's groups.")
+    async def groups(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        search: str | None = None,
+        linked: bool | None = None,
+    ) -> Connection[ScimGroup]:
+        page = await group_domain.list_groups(
+            info.context.session,
+            self.application_id,
+            page_request(first, after, last, before),
+            search=search,
+            linked=linked,
+        )
+        nodes = iter(await ScimGroup.from_models(info, page.items))
+        return Connection.from_page(page, lambda _: next(nodes))
+
+    @strawberry.field(description="The Schema tab; null until connected.")
+    async def schema(self, info: Info) -> ScimSchema | None:
+        connection = await get_connection(info.context.session, self.application_id)
+        if connection is None or connection.service_provider_config is None:
+            return None
+        return ScimSchema(
+            service_provider_config=connection.service_provider_config,
+            resource_types=connection.resource_types or [],
+            schemas=connection.schemas or [],
+        )
+
+    @strawberry.field(description="Writes to the target, newest first.")
+    async def operations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        status: OperationStatusEnum | None = None,  # type: ignore[valid-type]
+    ) -> Connection[ProvisioningOperation]:
+        page = await operation_domain.list_operations(
+            info.context.session,
+            self.application_id,
+            page_request(first, after, last, before),
+            status=status,
+        )
+        nodes = iter(await ProvisioningOperation.from_models(info, page.items))
+        return Connection.from_page(page, lambda _: next(nodes))
+
+
+def _access_entry(entry: AccessEntryModel) -> AccessEntry:
+    account = None
+    user = User.from_model(entry.user)
+    if entry.account is not None:
+        # The matched account belongs to this user, by link or by match.
+        linked = user if entry.account.user_id == entry.user.id else None
+        account = ScimAccount.from_model(entry.account, linked)
+    return AccessEntry(user=user, present_in_app=entry.present_in_app, account=account)

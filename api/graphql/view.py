@@ -1,0 +1,42 @@
+"""The GraphQL endpoint: Strawberry's ASGI view with a database session per request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from api.graphql.core.context import Context
+from api.graphql.schema import schema
+from domain.db import session_factory
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Serves `/graphql`; the session opened for a request closes with it."""
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(session=request.state.session, token=request.state.api_token)
+
+
+def create_graphql_view() -> GraphQLView:
+    return GraphQLView(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+
+
+class SessionMiddleware:
+    """Open a database session for each request and close it afterwards."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with session_factory()() as session:
+            scope.setdefault("state", {})["session"] = session
+            await self.app(scope, receive, send)

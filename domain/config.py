@@ -1,0 +1,48 @@
+"""Settings read from `SMARTLINK_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Deployment settings; every field maps to `SMARTLINK_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTLINK_", extra="ignore")
+
+    #: Folder holding the embedded SQLite file and the generated encryption key.
+    data_dir: Path = Path("data")
+    #: SQLAlchemy URL of the database; overrides the SQLite file under `data_dir`.
+    database_url: str | None = None
+    #: Redis URL of the Dramatiq broker; unset runs jobs in an in-process worker.
+    redis_url: str | None = None
+    #: Base64 key (32 bytes) that encrypts SCIM tokens; unset uses `data_dir/secret.key`.
+    encryption_key: str | None = Field(default=None, repr=False)
+    #: Comma-separated hosts or networks that SCIM requests may reach over plain
+    #: HTTP or on private and loopback addresses.
+    outbound_allow: str = ""
+    #: Seconds a SCIM request may take to connect, and to read each response.
+    scim_timeout: float = 15.0
+    #: Resources asked for per page when listing a target's users and groups.
+    scim_page_size: int = 100
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return `database_url`, or the SQLite file under `data_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'smartlink.db'}"
+
+    @property
+    def outbound_allow_list(self) -> list[str]:
+        return [item.strip() for item in self.outbound_allow.split(",") if item.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the settings of this process, read once from the environment."""
+    return Settings()

@@ -1,0 +1,71 @@
+"""Database engines and sessions.
+
+An async engine's pooled connections belong to the event loop that opened them,
+and this process runs two loops (the web server's and the job worker's), so each
+loop gets its own engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.config import get_settings
+
+_engines: dict[tuple[int, str], AsyncEngine] = {}
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Create an engine for `url`, with SQLite set up for concurrent readers."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def get_engine(url: str | None = None) -> AsyncEngine:
+    """Return the engine of the running event loop for `url` (default: settings)."""
+    url = url or get_settings().resolved_database_url
+    key = (id(asyncio.get_running_loop()), url)
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = create_engine(url)
+    return engine
+
+
+async def dispose_engines() -> None:
+    """Close the engines that belong to the running event loop."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [key for key in _engines if key[0] == loop_id]:
+        await _engines.pop(key).dispose()
+
+
+def session_factory() -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(get_engine(), class_=AsyncSession, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session_scope() -> AsyncIterator[AsyncSession]:
+    """Open a session that commits on success and rolls back on error."""
+    async with session_factory()() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,76 @@
+"""Domain failures that callers show to users as `UserError`s.
+
+Every expected failure of a domain operation raises a `DomainError` carrying an
+`ErrorCode`, a message that names the value and the fix, and the input field at
+fault when there is one. The API layer turns them into mutation errors.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+
+class ErrorCode(enum.Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    ALREADY_LINKED = "ALREADY_LINKED"
+    NOT_CONNECTED = "NOT_CONNECTED"
+    OUTBOUND_REJECTED = "OUTBOUND_REJECTED"
+    TARGET_UNREACHABLE = "TARGET_UNREACHABLE"
+    TARGET_UNAUTHORIZED = "TARGET_UNAUTHORIZED"
+    TARGET_REJECTED = "TARGET_REJECTED"
+    TARGET_FAILED = "TARGET_FAILED"
+    NOT_SCIM = "NOT_SCIM"
+    IN_PROGRESS = "IN_PROGRESS"
+
+
+class DomainError(Exception):
+    """Base class for expected failures of a domain operation."""
+
+    code = ErrorCode.INVALID
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: Sequence[str] | None = None,
+        code: ErrorCode | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = list(field) if field else None
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(DomainError):
+    """Raised when an input value is malformed or out of range."""
+
+    code = ErrorCode.INVALID
+
+
+class NotFound(DomainError):
+    """Raised when an id names no object."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class AlreadyExists(DomainError):
+    """Raised when a create would duplicate a unique value."""
+
+    code = ErrorCode.ALREADY_EXISTS
+
+
+class NotConnected(DomainError):
+    """Raised when a provisioning action needs a connected SCIM target."""
+
+    code = ErrorCode.NOT_CONNECTED
+
+
+class TargetError(DomainError):
+    """Raised when the target application rejected or failed a SCIM request."""
+
+    code = ErrorCode.TARGET_FAILED

@@ -1,0 +1,40 @@
+"""Tables of the SmartLink provisioning database."""
+
+from domain.models.directory import (
+    AccessGrant,
+    Application,
+    Folder,
+    FolderApplication,
+    FolderUser,
+    User,
+)
+from domain.models.provisioning import (
+    ConnectionStatus,
+    OperationStatus,
+    ProvisioningOperation,
+    RefreshRun,
+    RefreshStatus,
+    ScimAccount,
+    ScimConnection,
+    ScimGroup,
+)
+from domain.models.tokens import ApiToken, TokenRole
+
+__all__ = [
+    "AccessGrant",
+    "ApiToken",
+    "Application",
+    "ConnectionStatus",
+    "Folder",
+    "FolderApplication",
+    "FolderUser",
+    "OperationStatus",
+    "ProvisioningOperation",
+    "RefreshRun",
+    "RefreshStatus",
+    "ScimAccount",
+    "ScimConnection",
+    "ScimGroup",
+    "TokenRole",
+    "User",
+]

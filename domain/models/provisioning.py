@@ -1,0 +1,179 @@
+"""The SCIM side: each application's connection, its mirror and its write log."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, UniqueConstraint, Uuid
+from sqlmodel import Field, SQLModel
+
+from domain.models.columns import JSONColumn, UTCDateTime, new_id, utcnow
+
+
+class ConnectionStatus(enum.Enum):
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+    CONNECTED = "CONNECTED"
+    FAILED = "FAILED"
+
+
+class RefreshStatus(enum.Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class OperationStatus(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+def _application_fk(**kwargs: Any) -> Any:
+    return Field(
+        sa_column=Column(
+            Uuid,
+            ForeignKey("applications.id", ondelete="CASCADE"),
+            nullable=False,
+            **kwargs,
+        )
+    )
+
+
+class ScimConnection(SQLModel, table=True):
+    """An application's SCIM endpoint, its encrypted token and its discovery."""
+
+    __tablename__ = "scim_connections"
+
+    application_id: uuid.UUID = _application_fk(primary_key=True)
+    base_url: str
+    #: The bearer token, sealed by `domain.secrets` with the application id as
+    #: associated data; never leaves the domain layer in clear.
+    token_ciphertext: bytes | None = Field(default=None, repr=False)
+    status: ConnectionStatus = ConnectionStatus.NOT_CONFIGURED
+    last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = None
+    service_provider_config: dict[str, Any] | None = Field(
+        default=None, sa_type=JSONColumn
+    )
+    resource_types: list[Any] | None = Field(default=None, sa_type=JSONColumn)
+    schemas: list[Any] | None = Field(default=None, sa_type=JSONColumn)
+
+
+class ScimAccount(SQLModel, table=True):
+    """A mirrored SCIM User of a target, optionally linked to a SmartLink user."""
+
+    __tablename__ = "scim_accounts"
+    __table_args__ = (
+        UniqueConstraint("application_id", "scim_id"),
+        UniqueConstraint("application_id", "user_id"),
+        Index("ix_scim_accounts_app_user_name", "application_id", "user_name_key"),
+        Index("ix_scim_accounts_app_email", "application_id", "email_key"),
+        Index("ix_scim_accounts_app_external", "application_id", "external_uuid"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    application_id: uuid.UUID = _application_fk()
+    scim_id: str
+    user_name: str
+    user_name_key: str
+    display_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    email_key: str | None = None
+    active: bool | None = None
+    external_id: str | None = None
+    #: `external_id` read as a UUID, when it is one: the SmartLink user id that
+    #: this product sends as externalId, comparable in SQL on every database.
+    external_uuid: uuid.UUID | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
+    user_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("users.id", ondelete="SET NULL")),
+    )
+    refreshed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ScimGroup(SQLModel, table=True):
+    """A mirrored SCIM Group of a target, optionally linked to a SmartLink folder."""
+
+    __tablename__ = "scim_groups"
+    __table_args__ = (
+        UniqueConstraint("application_id", "scim_id"),
+        UniqueConstraint("application_id", "folder_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    application_id: uuid.UUID = _application_fk()
+    scim_id: str
+    display_name: str
+    display_name_key: str
+    external_id: str | None = None
+    #: SCIM ids of the member resources, as the target listed them.
+    member_ids: list[str] = Field(default_factory=list, sa_type=JSONColumn)
+    raw: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
+    folder_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("folders.id", ondelete="SET NULL")),
+    )
+    refreshed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RefreshRun(SQLModel, table=True):
+    """One import of a target's users and groups into the mirror."""
+
+    __tablename__ = "refresh_runs"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    application_id: uuid.UUID = _application_fk(index=True)
+    status: RefreshStatus = RefreshStatus.QUEUED
+    accounts_read: int = 0
+    groups_read: int = 0
+    total_accounts: int | None = None
+    total_groups: int | None = None
+    #: False when the target's paging could not be trusted, so the run added and
+    #: updated resources but removed none from the mirror.
+    complete: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = None
+
+
+class ProvisioningOperation(SQLModel, table=True):
+    """One write to a target application, kept as the provisioning log."""
+
+    __tablename__ = "provisioning_operations"
+    __table_args__ = (
+        Index("ix_operations_app_created", "application_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    application_id: uuid.UUID = _application_fk()
+    action: str
+    status: OperationStatus = OperationStatus.PENDING
+    #: Who or what asked for it: `api:<token name>`, or a job and its event.
+    trigger: str
+    scim_id: str | None = None
+    user_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("users.id", ondelete="SET NULL")),
+    )
+    folder_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("folders.id", ondelete="SET NULL")),
+    )
+    attempts: int = 0
+    #: Set while the operation runs, unique, so a second identical click finds
+    #: the first in progress; cleared when it finishes.
+    lock_key: str | None = Field(default=None, unique=True)
+    target_status: int | None = None
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,58 @@
+"""Offset pages over SQL statements, each read with two queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    offset: int = 0
+    limit: int = 50
+    #: Take the last `limit` rows before `offset` (or before the end when
+    #: `offset` is None) instead of the rows from `offset` on.
+    backward: bool = False
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    offset: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+async def fetch_page(
+    session: AsyncSession, statement: SelectOfScalar[T], page: PageRequest
+) -> Page[T]:
+    """Run `statement` for one page of rows and count all of its rows.
+
+    `statement` must select one entity and already carry its ORDER BY.
+    """
+    counted: Any = statement.order_by(None).subquery()
+    total = int((await session.exec(select(func.count()).select_from(counted))).one())
+    offset, limit = page.offset, page.limit
+    if page.backward:
+        end = total if page.end is None else min(page.end, total)
+        offset, limit = max(0, end - page.limit), min(page.limit, end)
+    rows = await session.exec(statement.offset(offset).limit(limit))
+    return Page(items=list(rows), total=total, offset=offset)
+
+
+def like_pattern(search: str) -> str:
+    """Return a LIKE pattern matching `search` anywhere, with wildcards escaped."""
+    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%")
+    return "%" + escaped.replace("_", "\\_") + "%"

@@ -1,0 +1,158 @@
+"""The Configuration tab: an application's SCIM endpoint, token and discovery."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.applications import get_application
+from domain.config import get_settings
+from domain.errors import InvalidInput, NotConnected
+from domain.models import ConnectionStatus, ScimConnection
+from domain.models.columns import utcnow
+from domain.outbound import check_outbound_url, parse_base_url
+from domain.provisioning.target_errors import target_error
+from domain.scim.client import ScimClient
+from domain.scim.errors import ScimError, ScimInvalidResponse, ScimNotFound
+from domain.scim.payloads import get_key
+from domain.secrets import seal, unseal
+
+logger = logging.getLogger(__name__)
+
+TOKEN_MAX_LENGTH = 4096
+
+#: Keys of which a ServiceProviderConfig (RFC 7643 5) has at least one.
+SPC_KEYS = ("schemas", "patch", "filter", "bulk", "authenticationSchemes")
+
+
+async def get_connection(
+    session: AsyncSession, application_id: uuid.UUID
+) -> ScimConnection | None:
+    return await session.get(ScimConnection, application_id)
+
+
+async def require_connection(
+    session: AsyncSession, application_id: uuid.UUID
+) -> ScimConnection:
+    """Return the application's connection, or raise `NotConnected`."""
+    await get_application(session, application_id)
+    connection = await get_connection(session, application_id)
+    if connection is None or connection.status != ConnectionStatus.CONNECTED:
+        raise NotConnected(
+            f"Application {application_id} is not connected to a SCIM endpoint; "
+            "save a base URL and token in the Configuration tab first.",
+            field=["applicationId"],
+        )
+    return connection
+
+
+def open_client(connection: ScimConnection) -> ScimClient:
+    """Return a client for the connection's endpoint, with its token decrypted."""
+    settings = get_settings()
+    check_outbound_url(connection.base_url, settings.outbound_allow_list)
+    token = None
+    if connection.token_ciphertext:
+        token = unseal(connection.token_ciphertext, connection.application_id)
+    return ScimClient(connection.base_url, token, timeout=settings.scim_timeout)
+
+
+def _clean_token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    token = token.strip()
+    if token.lower().startswith("bearer "):
+        token = token[len("bearer ") :].strip()
+    if len(token) > TOKEN_MAX_LENGTH or any(c.isspace() for c in token):
+        raise InvalidInput(
+            f"The token must be a single word of at most {TOKEN_MAX_LENGTH} "
+            "characters; paste the bearer token without spaces or line breaks.",
+            field=["token"],
+        )
+    return token or None
+
+
+async def configure_provisioning(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    *,
+    base_url: str,
+    token: str | None,
+) -> ScimConnection:
+    """Save the endpoint and token, then read the target's discovery documents.
+
+    The connection is committed as CONNECTED, or as FAILED with `last_error`
+    before the failure is raised, so the Configuration tab shows either.
+    Leaving the token out keeps the saved one only while the URL is unchanged,
+    so a saved token is never sent to another host.
+    """
+    await get_application(session, application_id)
+    base_url = parse_base_url(base_url)
+    token = _clean_token(token)
+    check_outbound_url(base_url, get_settings().outbound_allow_list)
+
+    connection = await get_connection(session, application_id)
+    if connection is None:
+        connection = ScimConnection(application_id=application_id, base_url=base_url)
+        session.add(connection)
+    if token is not None:
+        connection.token_ciphertext = seal(token, application_id)
+    elif connection.base_url != base_url:
+        connection.token_ciphertext = None
+    connection.base_url = base_url
+    await session.commit()
+
+    try:
+        await discover(connection)
+    except ScimError as exc:
+        error = target_error(exc, f"connect to {base_url}")
+        _mark(connection, ConnectionStatus.FAILED, error.message)
+        await session.commit()
+        logger.info("Application %s failed to connect: %s", application_id, exc)
+        raise error from exc
+
+    _mark(connection, ConnectionStatus.CONNECTED, None)
+    await session.commit()
+    logger.info("Application %s connected to %s.", application_id, base_url)
+    return connection
+
+
+def _mark(connection: ScimConnection, status: ConnectionStatus, error: str | None) -> None:
+    connection.status = status
+    connection.last_error = error
+    connection.last_checked_at = utcnow()
+
+
+async def discover(connection: ScimConnection) -> None:
+    """Read ServiceProviderConfig, ResourceTypes and Schemas (RFC 7644 4).
+
+    ServiceProviderConfig is required; a target without the other two still
+    connects, with those documents left empty. Targets may serve discovery
+    without authentication, so reading one user also checks the token.
+    """
+    async with open_client(connection) as client:
+        config = await client.get("ServiceProviderConfig")
+        if not any(get_key(config, key) is not None for key in SPC_KEYS):
+            raise ScimInvalidResponse(
+                f"GET {client.base_url}/ServiceProviderConfig returned JSON that is "
+                "not a SCIM ServiceProviderConfig.",
+                method="GET",
+                url=f"{client.base_url}/ServiceProviderConfig",
+            )
+        connection.service_provider_config = config
+        connection.resource_types = await _optional_list(client, "ResourceTypes")
+        connection.schemas = await _optional_list(client, "Schemas")
+        await client.get("Users", startIndex=1, count=1)
+
+
+async def _optional_list(client: ScimClient, endpoint: str) -> list[Any]:
+    try:
+        body = await client.get(endpoint)
+    except ScimNotFound:
+        logger.info("Target %s has no /%s endpoint.", client.base_url, endpoint)
+        return []
+    resources = get_key(body, "Resources")
+    return resources if isinstance(resources, list) else []
+

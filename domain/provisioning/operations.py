@@ -1,0 +1,101 @@
+"""The provisioning log: one row per write the product makes to a target."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.errors import DomainError, ErrorCode
+from domain.models import OperationStatus, ProvisioningOperation
+from domain.models.columns import utcnow
+from domain.pagination import Page, PageRequest, fetch_page
+from domain.scim.errors import ScimError, ScimResponseError
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an operation acts on, and who or what asked for it."""
+
+    application_id: uuid.UUID
+    trigger: str
+    user_id: uuid.UUID | None = None
+    folder_id: uuid.UUID | None = None
+
+
+async def start_operation(
+    session: AsyncSession, subject: Subject, action: str
+) -> ProvisioningOperation:
+    """Record a RUNNING operation, holding its lock until it finishes.
+
+    Raises `DomainError` with code IN_PROGRESS when the same action on the same
+    object is already running, so a second click does not write twice.
+    """
+    target = subject.user_id or subject.folder_id
+    operation = ProvisioningOperation(
+        application_id=subject.application_id,
+        action=action,
+        trigger=subject.trigger,
+        user_id=subject.user_id,
+        folder_id=subject.folder_id,
+        status=OperationStatus.RUNNING,
+        attempts=1,
+        lock_key=f"{subject.application_id}:{action}:{target}",
+        started_at=utcnow(),
+    )
+    session.add(operation)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise DomainError(
+            f"{action} for {target} is already running; wait for it to finish and "
+            "check the provisioning log.",
+            code=ErrorCode.IN_PROGRESS,
+        ) from exc
+    return operation
+
+
+def succeed(
+    operation: ProvisioningOperation, *, scim_id: str | None, status: int | None
+) -> None:
+    operation.status = OperationStatus.SUCCEEDED
+    operation.scim_id = scim_id
+    operation.target_status = status
+    _finish(operation)
+
+
+def fail(operation: ProvisioningOperation, exc: ScimError | DomainError) -> None:
+    operation.status = OperationStatus.FAILED
+    operation.error = exc.message
+    if isinstance(exc, ScimResponseError):
+        operation.target_status = exc.status
+    _finish(operation)
+
+
+def _finish(operation: ProvisioningOperation) -> None:
+    operation.lock_key = None
+    operation.finished_at = utcnow()
+
+
+async def list_operations(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    page: PageRequest,
+    status: OperationStatus | None = None,
+) -> Page[ProvisioningOperation]:
+    """List an application's operations, newest first."""
+    statement = (
+        select(ProvisioningOperation)
+        .where(ProvisioningOperation.application_id == application_id)
+        .order_by(
+            col(ProvisioningOperation.created_at).desc(),
+            col(ProvisioningOperation.id).desc(),
+        )
+    )
+    if status is not None:
+        statement = statement.where(ProvisioningOperation.status == status)
+    return await fetch_page(session, statement, page)

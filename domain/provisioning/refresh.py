@@ -1,0 +1,188 @@
+"""Refreshes: background imports of a target's users and groups into the mirror."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.config import get_settings
+from domain.db import session_scope
+from domain.errors import DomainError
+from domain.models import RefreshRun, RefreshStatus
+from domain.models.columns import utcnow
+from domain.provisioning.connection import open_client, require_connection
+from domain.provisioning.mirror import replace_accounts, replace_groups
+from domain.provisioning.target_errors import target_error
+from domain.scim.client import Listing
+from domain.scim.errors import ScimError, ScimNotFound
+from domain.secrets import SecretKeyError
+
+logger = logging.getLogger(__name__)
+
+#: A RUNNING refresh not finished after this long is taken as crashed, so a
+#: new refresh may start.
+STALE_AFTER = timedelta(minutes=30)
+
+ACTIVE_STATUSES = (RefreshStatus.QUEUED, RefreshStatus.RUNNING)
+
+
+async def latest_refresh(
+    session: AsyncSession, application_id: uuid.UUID
+) -> RefreshRun | None:
+    statement = (
+        select(RefreshRun)
+        .where(RefreshRun.application_id == application_id)
+        .order_by(col(RefreshRun.created_at).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def request_refresh(
+    session: AsyncSession, application_id: uuid.UUID
+) -> tuple[RefreshRun, bool]:
+    """Queue a refresh of the application's mirror, unless one is under way.
+
+    Returns the run and whether it is new; the caller enqueues a new run's job
+    after committing.
+    """
+    await require_connection(session, application_id)
+    latest = await latest_refresh(session, application_id)
+    if latest is not None and latest.status in ACTIVE_STATUSES and not _is_stale(latest):
+        return latest, False
+
+    run = RefreshRun(application_id=application_id)
+    session.add(run)
+    await session.flush()
+    return run, True
+
+
+def _is_stale(run: RefreshRun) -> bool:
+    moment = run.started_at or run.created_at
+    return utcnow() - moment > STALE_AFTER
+
+
+async def pending_refreshes(session: AsyncSession) -> list[uuid.UUID]:
+    """Return the runs still queued, for a worker that starts to pick up again."""
+    statement = select(RefreshRun.id).where(RefreshRun.status == RefreshStatus.QUEUED)
+    return list(await session.exec(statement))
+
+
+async def _claim(run_id: uuid.UUID) -> RefreshRun | None:
+    """Move a QUEUED run to RUNNING; returns None when another worker has it."""
+    async with session_scope() as session:
+        claimed = await session.exec(  # type: ignore[call-overload]
+            update(RefreshRun)
+            .where(col(RefreshRun.id) == run_id)
+            .where(col(RefreshRun.status) == RefreshStatus.QUEUED)
+            .values(status=RefreshStatus.RUNNING, started_at=utcnow())
+        )
+        if claimed.rowcount != 1:
+            return None
+        return await session.get(RefreshRun, run_id)
+
+
+async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
+    """Import the target's users and groups for a queued refresh run.
+
+    The mirror changes in one transaction at the end, so a refresh that fails
+    half-way leaves the previous mirror as it was. Returns the final status, or
+    None when the run was not queued (already done or taken by another worker).
+    """
+    run = await _claim(run_id)
+    if run is None:
+        logger.info("Refresh %s is not queued; skipping it.", run_id)
+        return None
+
+    try:
+        users, groups = await _read_target(run)
+    except (ScimError, DomainError, SecretKeyError) as exc:
+        message = _failure_message(exc)
+        await _finish(run_id, RefreshStatus.FAILED, error=message)
+        logger.info("Refresh %s failed: %s", run_id, message)
+        return RefreshStatus.FAILED
+
+    async with session_scope() as session:
+        complete = users.complete and groups.complete
+        await replace_accounts(
+            session, run.application_id, users.resources, remove_missing=users.complete
+        )
+        await replace_groups(
+            session, run.application_id, groups.resources, remove_missing=groups.complete
+        )
+    problems = [p for p in (users.problem, groups.problem) if p]
+    await _finish(
+        run_id,
+        RefreshStatus.SUCCEEDED,
+        complete=complete,
+        error=_incomplete_message(problems) if problems else None,
+        total_accounts=len(users.resources),
+        total_groups=len(groups.resources),
+    )
+    logger.info(
+        "Refresh %s read %d accounts and %d groups.",
+        run_id, len(users.resources), len(groups.resources),
+    )
+    return RefreshStatus.SUCCEEDED
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, ScimError):
+        return target_error(exc, "read the target's users and groups").message
+    if isinstance(exc, DomainError):
+        return exc.message
+    return str(exc)
+
+
+def _incomplete_message(problems: list[str]) -> str:
+    return (
+        "The target's paging could not be trusted (" + "; ".join(problems) + "), so "
+        "no account or group was removed from the mirror."
+    )
+
+
+async def _read_target(run: RefreshRun) -> tuple[Listing, Listing]:
+    async with session_scope() as session:
+        connection = await require_connection(session, run.application_id)
+    page_size = get_settings().scim_page_size
+
+    async def accounts_progress(read: int, total: int | None) -> None:
+        await _progress(run.id, accounts_read=read, total_accounts=total)
+
+    async def groups_progress(read: int, total: int | None) -> None:
+        await _progress(run.id, groups_read=read, total_groups=total)
+
+    async with open_client(connection) as client:
+        users = await client.list_all(
+            "Users", page_size=page_size, on_page=accounts_progress
+        )
+        try:
+            groups = await client.list_all(
+                "Groups", page_size=page_size, on_page=groups_progress
+            )
+        except ScimNotFound:
+            groups = Listing(complete=False, problem="the target has no /Groups")
+    return users, groups
+
+
+async def _progress(run_id: uuid.UUID, **values: int | None) -> None:
+    async with session_scope() as session:
+        await session.exec(  # type: ignore[call-overload]
+            update(RefreshRun).where(col(RefreshRun.id) == run_id).values(**values)
+        )
+
+
+async def _finish(
+    run_id: uuid.UUID, status: RefreshStatus, **values: object
+) -> None:
+    async with session_scope() as session:
+        await session.exec(  # type: ignore[call-overload]
+            update(RefreshRun)
+            .where(col(RefreshRun.id) == run_id)
+            .values(status=status, finished_at=utcnow(), **values)
+        )

@@ -1,0 +1,48 @@
+"""Translation of SCIM failures into errors an admin can act on."""
+
+from __future__ import annotations
+
+from domain.errors import DomainError, ErrorCode, TargetError
+from domain.scim import errors as scim
+
+
+def target_error(exc: scim.ScimError, doing: str) -> DomainError:
+    """Return the `DomainError` for `exc`, raised while `doing` (a verb phrase)."""
+    code, advice = _classify(exc)
+    reason = exc.message.rstrip()
+    if not reason.endswith((".", "!", "?")):
+        reason += "."
+    return TargetError(f"Could not {doing}: {reason} {advice}", code=code)
+
+
+def _classify(exc: scim.ScimError) -> tuple[ErrorCode, str]:
+    if isinstance(exc, scim.ScimTLSError):
+        return ErrorCode.TARGET_UNREACHABLE, (
+            "Check that the target's certificate is valid and the URL uses its "
+            "host name."
+        )
+    if isinstance(exc, scim.ScimTimeout):
+        return ErrorCode.TARGET_UNREACHABLE, (
+            "The target did not answer in time; check that it is up, then retry."
+        )
+    if isinstance(exc, scim.ScimTransportError):
+        return ErrorCode.TARGET_UNREACHABLE, (
+            "Check the base URL's host and port, and that the application is up."
+        )
+    if isinstance(exc, scim.ScimUnauthorized):
+        return ErrorCode.TARGET_UNAUTHORIZED, (
+            "The target rejected the bearer token; check that it is current and "
+            "allowed to manage users and groups, then save it again."
+        )
+    if isinstance(exc, scim.ScimInvalidResponse):
+        return ErrorCode.NOT_SCIM, (
+            "Check that the base URL is the application's SCIM endpoint, often "
+            "ending in '/scim/v2'."
+        )
+    if isinstance(exc, scim.ScimRateLimited | scim.ScimServerError):
+        return ErrorCode.TARGET_FAILED, "The target failed; retry in a moment."
+    if isinstance(exc, scim.ScimNotFound):
+        return ErrorCode.TARGET_REJECTED, (
+            "Check that the base URL is the application's SCIM endpoint."
+        )
+    return ErrorCode.TARGET_REJECTED, "Fix the value the target rejected, then retry."

@@ -1,0 +1,313 @@
+"""An async SCIM 2.0 client (RFC 7644) over httpx.
+
+`ScimClient.request` is the only place that sends HTTP and the only place that
+turns httpx exceptions and error statuses into `domain.scim.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from domain.scim import errors
+from domain.scim.payloads import get_key, parse_int
+
+logger = logging.getLogger(__name__)
+
+SCIM_CONTENT_TYPE = "application/scim+json"
+
+#: Pages read at most from one listing; a target that pages past this is
+#: reported as incomplete rather than read forever.
+MAX_PAGES = 5_000
+
+#: Characters of a non-SCIM error body kept as the error detail.
+DETAIL_LIMIT = 300
+
+ProgressCallback = Callable[[int, int | None], Awaitable[None]]
+
+
+@dataclass
+class Listing:
+    """Every resource a listing returned, and whether the listing can be trusted."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    total: int | None = None
+    #: False when paging stopped early or the target's paging misbehaved; an
+    #: incomplete listing must never be used to delete anything.
+    complete: bool = True
+    problem: str | None = None
+
+
+class ScimClient:
+    """A client for one SCIM service provider, authenticated by a bearer token.
+
+    Use it as an async context manager so the connection pool is closed.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Accept": f"{SCIM_CONTENT_TYPE}, application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> ScimClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str | int] | None = None,
+    ) -> dict[str, Any] | None:
+        """Send one request and return its JSON body, or None for an empty body.
+
+        Raises a `ScimError` subclass for every failure, chained to its cause.
+        """
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        headers = {"Content-Type": SCIM_CONTENT_TYPE} if json is not None else None
+        try:
+            response = await self._http.request(
+                method, url, json=json, params=params, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise errors.ScimTimeout(
+                f"{method} {url} timed out: {type(exc).__name__}.",
+                method=method,
+                url=url,
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise _connect_error(exc, method, url) from exc
+        except httpx.HTTPError as exc:
+            raise errors.ScimConnectError(
+                f"{method} {url} failed: {type(exc).__name__}: {exc}",
+                method=method,
+                url=url,
+            ) from exc
+
+        logger.debug("SCIM %s %s returned %s.", method, url, response.status_code)
+        if response.is_error or response.is_redirect:
+            raise _status_error(response, method, url)
+        return _json_body(response, method, url)
+
+    async def get(self, path: str, **params: str | int) -> dict[str, Any]:
+        body = await self.request("GET", path, params=params or None)
+        if body is None:
+            raise errors.ScimInvalidResponse(
+                f"GET {self.base_url}/{path} returned an empty body; expected JSON.",
+                method="GET",
+                url=f"{self.base_url}/{path}",
+            )
+        return body
+
+    async def create(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST `payload` to `endpoint` (`Users`, `Groups`) and return the resource."""
+        body = await self.request("POST", endpoint, json=payload)
+        if body is None or get_key(body, "id") is None:
+            raise errors.ScimInvalidResponse(
+                f"POST {self.base_url}/{endpoint} returned no resource id.",
+                method="POST",
+                url=f"{self.base_url}/{endpoint}",
+            )
+        return body
+
+    async def delete(self, endpoint: str, scim_id: str) -> None:
+        await self.request("DELETE", f"{endpoint}/{quote(scim_id, safe='')}")
+
+    async def search(
+        self, endpoint: str, attribute: str, value: str
+    ) -> list[dict[str, Any]]:
+        """Return the resources whose `attribute` equals `value` (RFC 7644 3.4.2.2)."""
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        body = await self.get(endpoint, filter=f'{attribute} eq "{escaped}"')
+        return _resources_of(body)
+
+    async def list_all(
+        self,
+        endpoint: str,
+        *,
+        page_size: int,
+        on_page: ProgressCallback | None = None,
+    ) -> Listing:
+        """Read every resource of `endpoint` by index paging (RFC 7644 3.4.2.4).
+
+        Targets that ignore `startIndex`, repeat pages or misstate
+        `totalResults` end the listing marked incomplete instead of looping.
+        """
+        listing = Listing()
+        seen: set[str] = set()
+        start = 1
+
+        for _ in range(MAX_PAGES):
+            body = await self.get(endpoint, startIndex=start, count=page_size)
+            resources = _resources_of(body)
+            total = parse_int(get_key(body, "totalResults"))
+            listing.total = total if total is not None else listing.total
+
+            fresh = [r for r in resources if str(get_key(r, "id")) not in seen]
+            seen.update(str(get_key(r, "id")) for r in fresh)
+            listing.resources.extend(fresh)
+            if on_page is not None:
+                await on_page(len(listing.resources), listing.total)
+
+            if not resources:
+                if total is not None and len(seen) < total:
+                    _mark_incomplete(listing, f"the target listed {len(seen)} "
+                                     f"of the {total} resources it announced")
+                return listing
+            if not fresh:
+                if total is None or len(seen) < total:
+                    _mark_incomplete(
+                        listing, f"the page at startIndex {start} repeated "
+                        "resources already read")
+                return listing
+            start += len(resources)
+
+        _mark_incomplete(listing, f"paging went past {MAX_PAGES} pages")
+        return listing
+
+
+def _mark_incomplete(listing: Listing, problem: str) -> None:
+    listing.complete = False
+    listing.problem = problem
+    logger.warning("SCIM listing is incomplete: %s.", problem)
+
+
+def _resources_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    resources = get_key(body, "Resources")
+    if not isinstance(resources, list):
+        return []
+    return [r for r in resources if isinstance(r, dict) and get_key(r, "id")]
+
+
+def _connect_error(exc: httpx.ConnectError, method: str, url: str) -> errors.ScimError:
+    text = str(exc)
+    if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+        return errors.ScimTLSError(
+            f"TLS handshake with {url} failed: {text}. Check that the target's "
+            "certificate is valid for this host.",
+            method=method,
+            url=url,
+        )
+    return errors.ScimConnectError(
+        f"Could not connect to {url}: {text or type(exc).__name__}.",
+        method=method,
+        url=url,
+    )
+
+
+def _json_body(response: httpx.Response, method: str, url: str) -> dict[str, Any] | None:
+    if not response.content.strip():
+        return None
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise errors.ScimInvalidResponse(
+            f"{method} {url} returned {response.status_code} with a body that is "
+            f"not JSON ({_content_type(response)}); is this a SCIM endpoint?",
+            method=method,
+            url=url,
+        ) from exc
+    if not isinstance(body, dict):
+        raise errors.ScimInvalidResponse(
+            f"{method} {url} returned JSON that is not an object.",
+            method=method,
+            url=url,
+        )
+    return body
+
+
+def _content_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "no content type").split(";")[0]
+
+
+def _status_error(
+    response: httpx.Response, method: str, url: str
+) -> errors.ScimResponseError:
+    status = response.status_code
+    detail, scim_type = _error_detail(response)
+    message = f"{method} {url} returned {status}"
+    message += f": {detail}" if detail else "."
+    kwargs: dict[str, Any] = dict(
+        status=status, detail=detail, scim_type=scim_type, method=method, url=url
+    )
+    if status in (401, 403):
+        return errors.ScimUnauthorized(message, **kwargs)
+    if status == 404:
+        return errors.ScimNotFound(message, **kwargs)
+    if status == 409:
+        return errors.ScimConflict(message, **kwargs)
+    if status == 429:
+        return errors.ScimRateLimited(
+            message, retry_after=parse_retry_after(response), **kwargs
+        )
+    if status >= 500:
+        return errors.ScimServerError(message, **kwargs)
+    return errors.ScimRejected(message, **kwargs)
+
+
+def _error_detail(response: httpx.Response) -> tuple[str | None, str | None]:
+    """Return the SCIM error's detail and scimType (RFC 7644 3.12), or a text excerpt."""
+    if "html" in _content_type(response):
+        return "an HTML page instead of a SCIM error", None
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return (text[:DETAIL_LIMIT] or None), None
+    if not isinstance(body, dict):
+        return str(body)[:DETAIL_LIMIT], None
+    detail = get_key(body, "detail")
+    scim_type = get_key(body, "scimType")
+    return (
+        str(detail)[:DETAIL_LIMIT] if detail else None,
+        str(scim_type) if scim_type else None,
+    )
+
+
+def parse_retry_after(response: httpx.Response) -> float | None:
+    """Read `Retry-After` as seconds, from either of its forms (RFC 9110 10.2.3)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    date_header = response.headers.get("date")
+    now = parsedate_to_datetime(date_header) if date_header else datetime.now(UTC)
+    return max(0.0, (moment - now).total_seconds())

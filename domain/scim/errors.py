@@ -1,0 +1,118 @@
+"""Failures of SCIM requests, sorted by what the caller does next.
+
+    ScimError
+    ├── ScimTransportError        retry later: the request may not have arrived
+    │   ├── ScimTimeout
+    │   ├── ScimConnectError
+    │   └── ScimTLSError          stop: fix the certificate or the URL
+    ├── ScimResponseError         the target answered with an error status
+    │   ├── ScimUnauthorized      stop: fix the token (401, 403)
+    │   ├── ScimNotFound          re-create, or treat as already gone (404)
+    │   ├── ScimConflict          look the resource up and adopt it (409)
+    │   ├── ScimRateLimited       retry after `retry_after` (429)
+    │   ├── ScimServerError       retry later (5xx)
+    │   └── ScimRejected          record and skip: fix the data (other 4xx)
+    └── ScimInvalidResponse       stop: not a SCIM endpoint, or a broken one
+
+Every message names the method and URL and never contains the token.
+"""
+
+from __future__ import annotations
+
+
+class ScimError(Exception):
+    """Base class for every failure of a SCIM request."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+
+    @property
+    def is_transient(self) -> bool:
+        """Whether the same request may succeed if sent again later."""
+        return False
+
+
+class ScimTransportError(ScimError):
+    """Base class for requests that got no HTTP response."""
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class ScimTimeout(ScimTransportError):
+    """Raised when connecting, writing or reading timed out."""
+
+
+class ScimConnectError(ScimTransportError):
+    """Raised when the target's host could not be resolved or reached."""
+
+
+class ScimTLSError(ScimTransportError):
+    """Raised when the TLS handshake failed, usually on the certificate."""
+
+    @property
+    def is_transient(self) -> bool:
+        return False
+
+
+class ScimResponseError(ScimError):
+    """Base class for error statuses; carries the status and the target's detail."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        detail: str | None = None,
+        scim_type: str | None = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status = status
+        self.detail = detail
+        self.scim_type = scim_type
+
+
+class ScimUnauthorized(ScimResponseError):
+    """Raised on 401 or 403: the token is wrong, expired or lacks rights."""
+
+
+class ScimNotFound(ScimResponseError):
+    """Raised on 404: the resource, or the endpoint, does not exist."""
+
+
+class ScimConflict(ScimResponseError):
+    """Raised on 409: a resource with the same unique value exists."""
+
+
+class ScimRateLimited(ScimResponseError):
+    """Raised on 429; `retry_after` holds the seconds the target asked for."""
+
+    def __init__(self, message: str, *, retry_after: float | None, **kwargs: object):
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class ScimServerError(ScimResponseError):
+    """Raised on 5xx: the target failed; the request may succeed later."""
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class ScimRejected(ScimResponseError):
+    """Raised on any other 4xx: the target refused the request's content."""
+
+
+class ScimInvalidResponse(ScimError):
+    """Raised when a response is not the SCIM JSON the request expects."""

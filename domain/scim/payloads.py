@@ -1,0 +1,152 @@
+"""Reading SCIM resources that targets return, and building the ones we send.
+
+Targets differ in key case and value types, so attributes are read leniently
+here; what we send is built with scim2-models so it follows RFC 7643.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from scim2_models import Context, Email, Name
+from scim2_models import User as ScimUser
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def get_key(document: Any, key: str) -> Any:
+    """Return `document[key]`, matching the key case-insensitively (RFC 7643 2.1)."""
+    if not isinstance(document, dict):
+        return None
+    if key in document:
+        return document[key]
+    lowered = key.lower()
+    for name, value in document.items():
+        if isinstance(name, str) and name.lower() == lowered:
+            return value
+    return None
+
+
+def parse_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_bool(value: Any) -> bool | None:
+    """Read a SCIM boolean, also when a target sends it as a string or 0/1."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0"):
+        return False
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def primary_email(resource: dict[str, Any]) -> str | None:
+    """Return the primary email, else the work one, else the first one listed."""
+    emails = [e for e in get_key(resource, "emails") or [] if isinstance(e, dict)]
+    values = [e for e in emails if _text(get_key(e, "value"))]
+    for candidate in (
+        [e for e in values if parse_bool(get_key(e, "primary"))],
+        [e for e in values if str(get_key(e, "type") or "").lower() == "work"],
+        values,
+    ):
+        if candidate:
+            return _text(get_key(candidate[0], "value"))
+    return None
+
+
+@dataclass(frozen=True)
+class AccountFields:
+    """The attributes of a SCIM User that the Accounts and Access tabs show."""
+
+    scim_id: str
+    user_name: str
+    display_name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+    active: bool | None
+    external_id: str | None
+
+
+def account_fields(resource: dict[str, Any]) -> AccountFields:
+    name = get_key(resource, "name") or {}
+    scim_id = str(get_key(resource, "id"))
+    return AccountFields(
+        scim_id=scim_id,
+        user_name=_text(get_key(resource, "userName")) or scim_id,
+        display_name=_text(get_key(resource, "displayName"))
+        or _text(get_key(name, "formatted")),
+        given_name=_text(get_key(name, "givenName")),
+        family_name=_text(get_key(name, "familyName")),
+        email=primary_email(resource),
+        active=parse_bool(get_key(resource, "active")),
+        external_id=_text(get_key(resource, "externalId")),
+    )
+
+
+@dataclass(frozen=True)
+class GroupFields:
+    """The attributes of a SCIM Group that the Groups and Folders tabs show."""
+
+    scim_id: str
+    display_name: str
+    external_id: str | None
+    member_ids: list[str]
+
+
+def group_fields(resource: dict[str, Any]) -> GroupFields:
+    scim_id = str(get_key(resource, "id"))
+    members = get_key(resource, "members") or []
+    return GroupFields(
+        scim_id=scim_id,
+        display_name=_text(get_key(resource, "displayName")) or scim_id,
+        external_id=_text(get_key(resource, "externalId")),
+        member_ids=[
+            str(get_key(member, "value"))
+            for member in members
+            if isinstance(member, dict) and get_key(member, "value") is not None
+        ],
+    )
+
+
+def user_payload(
+    *,
+    email: str,
+    given_name: str | None,
+    family_name: str | None,
+    display_name: str,
+    active: bool,
+    external_id: str,
+) -> dict[str, Any]:
+    """Build the body of a SCIM User creation request (RFC 7643 4.1)."""
+    name = None
+    if given_name or family_name:
+        name = Name(given_name=given_name, family_name=family_name)
+    user = ScimUser(
+        user_name=email,
+        name=name,
+        display_name=display_name,
+        emails=[Email(value=email, type="work", primary=True)],
+        active=active,
+        external_id=external_id,
+    )
+    payload: dict[str, Any] = user.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    return payload

@@ -1,0 +1,73 @@
+"""API tokens: created and revoked from the command line, checked per request."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.errors import AlreadyExists, InvalidInput, NotFound
+from domain.models import ApiToken, TokenRole
+from domain.models.columns import utcnow
+
+TOKEN_PREFIX = "slk_"
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_token(
+    session: AsyncSession, name: str, role: TokenRole = TokenRole.ADMIN
+) -> tuple[ApiToken, str]:
+    """Create a token named `name`; returns the row and the secret, shown once."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput(f"Token name {name!r} must be 1 to 100 characters.")
+    existing = (await session.exec(select(ApiToken).where(ApiToken.name == name))).first()
+    if existing is not None:
+        raise AlreadyExists(
+            f"A token named {name!r} already exists; revoke it first or pick "
+            "another name."
+        )
+
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name, token_hash=hash_token(secret), role=role)
+    session.add(token)
+    await session.flush()
+    return token, secret
+
+
+async def authenticate(session: AsyncSession, secret: str) -> ApiToken | None:
+    """Return the token whose secret is `secret`, or None."""
+    digest = hash_token(secret)
+    statement = select(ApiToken).where(ApiToken.token_hash == digest)
+    token = (await session.exec(statement)).first()
+    # The lookup is by digest, so timing reveals nothing about the secret; the
+    # comparison guards against a collation that matches loosely.
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    return token
+
+
+async def list_tokens(session: AsyncSession) -> Sequence[ApiToken]:
+    return (await session.exec(select(ApiToken).order_by(col(ApiToken.name)))).all()
+
+
+async def revoke_token(session: AsyncSession, name: str) -> None:
+    token = (await session.exec(select(ApiToken).where(ApiToken.name == name))).first()
+    if token is None:
+        raise NotFound(
+            f"No token is named {name!r}; `smartlink list-tokens` shows the names."
+        )
+    await session.delete(token)
+    await session.flush()
+
+
+async def touch_token(session: AsyncSession, token: ApiToken) -> None:
+    token.last_used_at = utcnow()
+    await session.flush()

@@ -1,0 +1,98 @@
+"""Shared fixtures: a migrated database, the API over ASGI, a real SCIM target.
+
+Settings come from the environment before any product module is imported.
+`SMARTLINK_DATABASE_URL`, when set (as CI does for PostgreSQL), selects the
+database under test; the suite drops and recreates that database's schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tempfile
+
+DATA_DIR = tempfile.mkdtemp(prefix="smartlink-tests-")
+os.environ["SMARTLINK_DATA_DIR"] = DATA_DIR
+os.environ["SMARTLINK_OUTBOUND_ALLOW"] = "127.0.0.1,localhost"
+os.environ["SMARTLINK_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
+    secrets.token_bytes(32)
+).decode()
+os.environ.pop("SMARTLINK_REDIS_URL", None)
+
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import SQLModel  # noqa: E402
+
+from domain.config import get_settings  # noqa: E402
+from domain.db import create_engine, session_scope  # noqa: E402
+from domain.migrate import upgrade_database  # noqa: E402
+from domain.tokens import create_token  # noqa: E402
+from tests.support.graphql import GraphQLClient  # noqa: E402
+from tests.support.scim2_server import Scim2Server  # noqa: E402
+
+pytest_plugins = ["tests.support.fixtures"]
+
+
+def pytest_report_header() -> str:
+    return f"database: {get_settings().resolved_database_url.split('@')[-1]}"
+
+
+async def _drop_postgres_schema(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> Iterator[str]:
+    """Migrate a fresh database once for the whole run."""
+    import asyncio
+
+    url = get_settings().resolved_database_url
+    if url.startswith("postgresql"):
+        asyncio.run(_drop_postgres_schema(url))
+    upgrade_database(url)
+    yield url
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(database: str) -> AsyncIterator[None]:
+    """Empty every table before each test."""
+    async with session_scope() as session:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            await session.exec(table.delete())  # type: ignore[call-overload]
+    yield
+
+
+@pytest.fixture
+async def api_token() -> str:
+    async with session_scope() as session:
+        _token, secret = await create_token(session, "tests")
+    return secret
+
+
+@pytest.fixture
+async def api(api_token: str) -> AsyncIterator[GraphQLClient]:
+    """The GraphQL API over ASGI, authenticated as an admin token."""
+    from api.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app(run_worker=False))
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://smartlink.test",
+        headers={"Authorization": f"Bearer {api_token}"},
+    ) as http:
+        yield GraphQLClient(http)
+
+
+@pytest.fixture(scope="session")
+def scim2_server() -> Iterator[Scim2Server]:
+    server = Scim2Server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,120 @@
+"""Fixtures built on the API client: applications, users, connections, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.graphql import GraphQLClient
+from tests.support.scim2_server import Scim2Server, ScimTenant
+
+CREATE_APPLICATION = """
+mutation($name: String!) {
+  createApplication(input: {name: $name}) { application { id name } errors { code message } }
+}
+"""
+
+CREATE_USER = """
+mutation($email: String!, $givenName: String, $familyName: String) {
+  createUser(input: {email: $email, givenName: $givenName, familyName: $familyName}) {
+    user { id email } errors { code message field }
+  }
+}
+"""
+
+GRANT_ACCESS = """
+mutation($userId: ID!, $applicationId: ID!) {
+  grantAccess(input: {userId: $userId, applicationId: $applicationId}) {
+    errors { code message }
+  }
+}
+"""
+
+CONFIGURE = """
+mutation($applicationId: ID!, $baseUrl: String!, $token: String) {
+  configureProvisioning(
+    input: {applicationId: $applicationId, baseUrl: $baseUrl, token: $token}
+  ) {
+    provisioning { status connection { baseUrl tokenConfigured lastError } }
+    refreshRun { id status }
+    errors { code message field }
+  }
+}
+"""
+
+LAST_REFRESH = """
+query($id: ID!) {
+  node(id: $id) {
+    ... on Application {
+      provisioning {
+        lastRefresh {
+          id status accountsRead groupsRead totalAccounts totalGroups complete error
+        }
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def job_worker() -> Iterator[None]:
+    """The in-process Dramatiq worker, as `smartlink serve` runs it without Redis."""
+    from jobs.inprocess import start_worker, stop_worker
+
+    worker = start_worker()
+    yield
+    stop_worker(worker)
+
+
+@pytest.fixture
+def scim_target(scim2_server: Scim2Server) -> ScimTenant:
+    return scim2_server.tenant()
+
+
+async def create_application(api: GraphQLClient, name: str = "Acme CRM") -> str:
+    data = await api(CREATE_APPLICATION, name=name)
+    assert data["createApplication"]["errors"] == []
+    application_id: str = data["createApplication"]["application"]["id"]
+    return application_id
+
+
+async def create_user(api: GraphQLClient, email: str, **names: str) -> str:
+    data = await api(CREATE_USER, email=email, **names)
+    assert data["createUser"]["errors"] == []
+    user_id: str = data["createUser"]["user"]["id"]
+    return user_id
+
+
+async def grant_access(api: GraphQLClient, user_id: str, application_id: str) -> None:
+    data = await api(GRANT_ACCESS, userId=user_id, applicationId=application_id)
+    assert data["grantAccess"]["errors"] == []
+
+
+async def wait_for_refresh(
+    api: GraphQLClient, application_id: str, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Poll `lastRefresh` until it ends, and return it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        data = await api(LAST_REFRESH, id=application_id)
+        run: dict[str, Any] = data["node"]["provisioning"]["lastRefresh"]
+        if run and run["status"] in ("SUCCEEDED", "FAILED"):
+            return run
+        assert asyncio.get_running_loop().time() < deadline, f"refresh still {run}"
+        await asyncio.sleep(0.05)
+
+
+async def connect(
+    api: GraphQLClient, application_id: str, target: ScimTenant
+) -> dict[str, Any]:
+    """Configure the application against `target` and wait for the first refresh."""
+    data = await api(
+        CONFIGURE, applicationId=application_id, baseUrl=target.base_url,
+        token=target.token,
+    )
+    assert data["configureProvisioning"]["errors"] == []
+    return await wait_for_refresh(api, application_id)
