@@ -10,12 +10,12 @@ import sys
 
 import click
 
+from domain import tokens
 from domain.config import get_settings
 from domain.db import dispose_engines, session_scope
 from domain.errors import DomainError
 from domain.migrate import upgrade_database
 from domain.models import TokenRole
-from domain import tokens
 
 
 def _configure_logging() -> None:
@@ -32,7 +32,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+)
 @click.option("--port", default=8000, show_default=True, help="TCP port to listen on.")
 def serve(host: str, port: int) -> None:
     """Apply migrations, then serve GraphQL at /graphql and liveness at /healthz."""
@@ -58,7 +60,14 @@ def worker(processes: int, threads: int) -> None:
     dramatiq = shutil.which("dramatiq") or os.path.join(
         os.path.dirname(sys.executable), "dramatiq"
     )
-    args = [dramatiq, "jobs.actors", "--processes", str(processes), "--threads", str(threads)]
+    args = [
+        dramatiq,
+        "jobs.actors",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
     os.execv(dramatiq, args)
 
 

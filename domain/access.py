@@ -32,7 +32,9 @@ def has_access_clause(application_id: uuid.UUID) -> ColumnElement[bool]:
 async def has_access(
     session: AsyncSession, user_id: uuid.UUID, application_id: uuid.UUID
 ) -> bool:
-    statement = select(User.id).where(User.id == user_id, has_access_clause(application_id))
+    statement = select(User.id).where(
+        User.id == user_id, has_access_clause(application_id)
+    )
     return (await session.exec(statement)).first() is not None
 
 

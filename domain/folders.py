@@ -87,7 +87,9 @@ async def add_application_to_folder(
     folder = await get_folder(session, folder_id)
     await get_application(session, application_id)
     if await session.get(FolderApplication, (folder_id, application_id)) is None:
-        session.add(FolderApplication(folder_id=folder_id, application_id=application_id))
+        session.add(
+            FolderApplication(folder_id=folder_id, application_id=application_id)
+        )
         await session.flush()
     return folder
 

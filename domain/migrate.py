@@ -15,7 +15,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def alembic_config(url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url or get_settings().resolved_database_url)
+    config.set_main_option(
+        "sqlalchemy.url", url or get_settings().resolved_database_url
+    )
     return config
 
 

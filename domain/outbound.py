@@ -40,7 +40,8 @@ def parse_base_url(url: str) -> str:
         )
     if parts.query or parts.fragment:
         raise InvalidInput(
-            f"Base URL {url!r} has a query or fragment; enter the endpoint's path only.",
+            f"Base URL {url!r} has a query or fragment; enter the endpoint's "
+            "path only.",
             field=["baseUrl"],
         )
     return url.rstrip("/")

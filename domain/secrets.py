@@ -37,8 +37,8 @@ def _decode_key(text: str, source: str) -> bytes:
     if len(key) != 32:
         raise SecretKeyError(
             f"The encryption key in {source} is {len(key)} bytes; it must be 32. "
-            "Generate one with: python -c \"import base64,os;"
-            "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\""
+            'Generate one with: python -c "import base64,os;'
+            'print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
         )
     return key
 

@@ -28,7 +28,9 @@ async def create_token(
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput(f"Token name {name!r} must be 1 to 100 characters.")
-    existing = (await session.exec(select(ApiToken).where(ApiToken.name == name))).first()
+    existing = (
+        await session.exec(select(ApiToken).where(ApiToken.name == name))
+    ).first()
     if existing is not None:
         raise AlreadyExists(
             f"A token named {name!r} already exists; revoke it first or pick "

@@ -41,11 +41,15 @@ async def test_connect_reads_discovery(
     assert "urn:ietf:params:scim:schemas:core:2.0:User" in schema_ids
 
 
-async def test_wrong_target_token_fails(api: GraphQLClient, scim_target: ScimTenant) -> None:
+async def test_wrong_target_token_fails(
+    api: GraphQLClient, scim_target: ScimTenant
+) -> None:
     application_id = await create_application(api)
 
     data = await api(
-        CONFIGURE, applicationId=application_id, baseUrl=scim_target.base_url,
+        CONFIGURE,
+        applicationId=application_id,
+        baseUrl=scim_target.base_url,
         token="not-the-token",
     )
 
@@ -55,14 +59,19 @@ async def test_wrong_target_token_fails(api: GraphQLClient, scim_target: ScimTen
     assert "token" in payload["errors"][0]["message"]
     assert payload["refreshRun"] is None
     assert payload["provisioning"]["status"] == "FAILED"
-    assert payload["provisioning"]["connection"]["lastError"] == payload["errors"][0]["message"]
+    assert (
+        payload["provisioning"]["connection"]["lastError"]
+        == payload["errors"][0]["message"]
+    )
 
 
 async def test_unreachable_base_url_fails(api: GraphQLClient) -> None:
     application_id = await create_application(api)
     base_url = f"http://127.0.0.1:{free_port()}/scim/v2"
 
-    data = await api(CONFIGURE, applicationId=application_id, baseUrl=base_url, token="t")
+    data = await api(
+        CONFIGURE, applicationId=application_id, baseUrl=base_url, token="t"
+    )
 
     payload = data["configureProvisioning"]
     assert [e["code"] for e in payload["errors"]] == ["TARGET_UNREACHABLE"]
@@ -73,7 +82,9 @@ async def test_unreachable_base_url_fails(api: GraphQLClient) -> None:
 async def test_invalid_base_url_names_field(api: GraphQLClient) -> None:
     application_id = await create_application(api)
 
-    data = await api(CONFIGURE, applicationId=application_id, baseUrl="ftp://x", token="t")
+    data = await api(
+        CONFIGURE, applicationId=application_id, baseUrl="ftp://x", token="t"
+    )
 
     errors = data["configureProvisioning"]["errors"]
     assert [(e["code"], e["field"]) for e in errors] == [("INVALID", ["baseUrl"])]
@@ -85,11 +96,16 @@ async def test_private_host_needs_allow_list(api: GraphQLClient) -> None:
     application_id = await create_application(api)
 
     data = await api(
-        CONFIGURE, applicationId=application_id, baseUrl="http://10.1.2.3/scim", token="t"
+        CONFIGURE,
+        applicationId=application_id,
+        baseUrl="http://10.1.2.3/scim",
+        token="t",
     )
 
     errors = data["configureProvisioning"]["errors"]
-    assert [(e["code"], e["field"]) for e in errors] == [("OUTBOUND_REJECTED", ["baseUrl"])]
+    assert [(e["code"], e["field"]) for e in errors] == [
+        ("OUTBOUND_REJECTED", ["baseUrl"])
+    ]
     assert "SMARTLINK_OUTBOUND_ALLOW" in errors[0]["message"]
 
 

@@ -64,7 +64,9 @@ class FolderUser(SQLModel, table=True):
     )
     user_id: uuid.UUID = Field(
         sa_column=Column(
-            Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+            Uuid,
+            ForeignKey("users.id", ondelete="CASCADE"),
+            primary_key=True,
             index=True,
         )
     )
@@ -80,8 +82,10 @@ class FolderApplication(SQLModel, table=True):
     )
     application_id: uuid.UUID = Field(
         sa_column=Column(
-            Uuid, ForeignKey("applications.id", ondelete="CASCADE"),
-            primary_key=True, index=True,
+            Uuid,
+            ForeignKey("applications.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
         )
     )
 
@@ -98,8 +102,10 @@ class AccessGrant(SQLModel, table=True):
     )
     application_id: uuid.UUID = Field(
         sa_column=Column(
-            Uuid, ForeignKey("applications.id", ondelete="CASCADE"),
-            primary_key=True, index=True,
+            Uuid,
+            ForeignKey("applications.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
         )
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -49,5 +49,7 @@ async def list_access(
 
     users = await fetch_page(session, statement, page)
     accounts = await match_accounts(session, application_id, users.items)
-    entries = [AccessEntry(user=user, account=accounts.get(user.id)) for user in users.items]
+    entries = [
+        AccessEntry(user=user, account=accounts.get(user.id)) for user in users.items
+    ]
     return Page(items=entries, total=users.total, offset=users.offset)

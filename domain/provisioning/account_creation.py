@@ -138,5 +138,3 @@ async def find_user_resource(client: ScimClient, user: User) -> dict[str, Any] |
         for resource in await client.search("Users", attribute, value):
             return resource
     return None
-
-

@@ -119,7 +119,9 @@ async def configure_provisioning(
     return connection
 
 
-def _mark(connection: ScimConnection, status: ConnectionStatus, error: str | None) -> None:
+def _mark(
+    connection: ScimConnection, status: ConnectionStatus, error: str | None
+) -> None:
     connection.status = status
     connection.last_error = error
     connection.last_checked_at = utcnow()
@@ -155,4 +157,3 @@ async def _optional_list(client: ScimClient, endpoint: str) -> list[Any]:
         return []
     resources = get_key(body, "Resources")
     return resources if isinstance(resources, list) else []
-

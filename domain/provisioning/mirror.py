@@ -67,7 +67,9 @@ async def upsert_account(
     account = (await session.exec(statement)).first()
     if account is None:
         account = ScimAccount(
-            application_id=application_id, scim_id=scim_id, user_name="",
+            application_id=application_id,
+            scim_id=scim_id,
+            user_name="",
             user_name_key="",
         )
         session.add(account)
@@ -98,7 +100,9 @@ async def replace_accounts(
         account = existing.get(scim_id)
         if account is None:
             account = ScimAccount(
-                application_id=application_id, scim_id=scim_id, user_name="",
+                application_id=application_id,
+                scim_id=scim_id,
+                user_name="",
                 user_name_key="",
             )
             session.add(account)
@@ -129,7 +133,9 @@ async def replace_groups(
         group = existing.get(scim_id)
         if group is None:
             group = ScimGroup(
-                application_id=application_id, scim_id=scim_id, display_name="",
+                application_id=application_id,
+                scim_id=scim_id,
+                display_name="",
                 display_name_key="",
             )
             session.add(group)

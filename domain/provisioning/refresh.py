@@ -53,7 +53,11 @@ async def request_refresh(
     """
     await require_connection(session, application_id)
     latest = await latest_refresh(session, application_id)
-    if latest is not None and latest.status in ACTIVE_STATUSES and not _is_stale(latest):
+    if (
+        latest is not None
+        and latest.status in ACTIVE_STATUSES
+        and not _is_stale(latest)
+    ):
         return latest, False
 
     run = RefreshRun(application_id=application_id)
@@ -113,7 +117,10 @@ async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
             session, run.application_id, users.resources, remove_missing=users.complete
         )
         await replace_groups(
-            session, run.application_id, groups.resources, remove_missing=groups.complete
+            session,
+            run.application_id,
+            groups.resources,
+            remove_missing=groups.complete,
         )
     problems = [p for p in (users.problem, groups.problem) if p]
     await _finish(
@@ -126,7 +133,9 @@ async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
     )
     logger.info(
         "Refresh %s read %d accounts and %d groups.",
-        run_id, len(users.resources), len(groups.resources),
+        run_id,
+        len(users.resources),
+        len(groups.resources),
     )
     return RefreshStatus.SUCCEEDED
 
@@ -177,9 +186,7 @@ async def _progress(run_id: uuid.UUID, **values: int | None) -> None:
         )
 
 
-async def _finish(
-    run_id: uuid.UUID, status: RefreshStatus, **values: object
-) -> None:
+async def _finish(run_id: uuid.UUID, status: RefreshStatus, **values: object) -> None:
     async with session_scope() as session:
         await session.exec(  # type: ignore[call-overload]
             update(RefreshRun)

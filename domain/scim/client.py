@@ -182,14 +182,19 @@ class ScimClient:
 
             if not resources:
                 if total is not None and len(seen) < total:
-                    _mark_incomplete(listing, f"the target listed {len(seen)} "
-                                     f"of the {total} resources it announced")
+                    _mark_incomplete(
+                        listing,
+                        f"the target listed {len(seen)} "
+                        f"of the {total} resources it announced",
+                    )
                 return listing
             if not fresh:
                 if total is None or len(seen) < total:
                     _mark_incomplete(
-                        listing, f"the page at startIndex {start} repeated "
-                        "resources already read")
+                        listing,
+                        f"the page at startIndex {start} repeated "
+                        "resources already read",
+                    )
                 return listing
             start += len(resources)
 
@@ -226,7 +231,9 @@ def _connect_error(exc: httpx.ConnectError, method: str, url: str) -> errors.Sci
     )
 
 
-def _json_body(response: httpx.Response, method: str, url: str) -> dict[str, Any] | None:
+def _json_body(
+    response: httpx.Response, method: str, url: str
+) -> dict[str, Any] | None:
     if not response.content.strip():
         return None
     try:
@@ -277,7 +284,7 @@ def _status_error(
 
 
 def _error_detail(response: httpx.Response) -> tuple[str | None, str | None]:
-    """Return the SCIM error's detail and scimType (RFC 7644 3.12), or a text excerpt."""
+    """Return a SCIM error's detail and scimType (RFC 7644 3.12), or a text excerpt."""
     if "html" in _content_type(response):
         return "an HTML page instead of a SCIM error", None
     try:

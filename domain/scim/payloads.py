@@ -148,5 +148,7 @@ def user_payload(
         active=active,
         external_id=external_id,
     )
-    payload: dict[str, Any] = user.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    payload: dict[str, Any] = user.model_dump(
+        scim_ctx=Context.RESOURCE_CREATION_REQUEST
+    )
     return payload

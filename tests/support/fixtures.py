@@ -13,7 +13,9 @@ from tests.support.scim2_server import Scim2Server, ScimTenant
 
 CREATE_APPLICATION = """
 mutation($name: String!) {
-  createApplication(input: {name: $name}) { application { id name } errors { code message } }
+  createApplication(input: {name: $name}) {
+    application { id name } errors { code message }
+  }
 }
 """
 
@@ -113,7 +115,9 @@ async def connect(
 ) -> dict[str, Any]:
     """Configure the application against `target` and wait for the first refresh."""
     data = await api(
-        CONFIGURE, applicationId=application_id, baseUrl=target.base_url,
+        CONFIGURE,
+        applicationId=application_id,
+        baseUrl=target.base_url,
         token=target.token,
     )
     assert data["configureProvisioning"]["errors"] == []

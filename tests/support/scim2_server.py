@@ -45,8 +45,15 @@ class Scim2Server:
         executable = Path(sys.executable).parent / "scim2-server"
         process = subprocess.Popen(
             [
-                str(executable), "--hostname", "127.0.0.1", "--port", str(port),
-                "--bearer-token", TOKEN, "--dynamic-tenants", *extra_args,
+                str(executable),
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--bearer-token",
+                TOKEN,
+                "--dynamic-tenants",
+                *extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -60,7 +67,9 @@ class Scim2Server:
 
     def tenant(self) -> ScimTenant:
         """Return a tenant of its own, so each test starts with no resources."""
-        return ScimTenant(f"http://127.0.0.1:{self.port}/t{uuid.uuid4().hex[:12]}", self.token)
+        return ScimTenant(
+            f"http://127.0.0.1:{self.port}/t{uuid.uuid4().hex[:12]}", self.token
+        )
 
 
 @dataclass
@@ -89,7 +98,9 @@ class ScimTenant:
         resource: dict[str, Any] = response.json()
         return resource
 
-    def create_group(self, display_name: str, members: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    def create_group(
+        self, display_name: str, members: list[str] = ()
+    ) -> dict[str, Any]:  # type: ignore[assignment]
         payload = {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
             "displayName": display_name,

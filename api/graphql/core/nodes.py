@@ -32,6 +32,8 @@ async def load_models(
     found: dict[Any, M] = {}
     if wanted:
         id_column: Any = model.id  # type: ignore[attr-defined]
-        rows = await info.context.session.exec(select(model).where(col(id_column).in_(wanted)))
+        rows = await info.context.session.exec(
+            select(model).where(col(id_column).in_(wanted))
+        )
         found = {row.id: row for row in rows}  # type: ignore[attr-defined]
     return [found.get(i) if i is not None else None for i in ids]

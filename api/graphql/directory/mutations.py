@@ -206,7 +206,9 @@ class DirectoryMutations:
         )
 
     @strawberry.mutation(description="Create a SmartLink user (membership).")
-    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
+    async def create_user(
+        self, info: Info, input: CreateUserInput
+    ) -> CreateUserPayload:
         user, errors = await _change_user(
             info,
             lambda: users.create_user(
@@ -219,7 +221,9 @@ class DirectoryMutations:
         return CreateUserPayload(user=user, errors=errors)
 
     @strawberry.mutation(description="Change a user's email or names.")
-    async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
+    async def update_user(
+        self, info: Info, input: UpdateUserInput
+    ) -> UpdateUserPayload:
         async def action() -> models.User:
             return await users.update_user(
                 info.context.session,
@@ -274,12 +278,16 @@ class DirectoryMutations:
         )
         return RemoveUserFromFolderPayload(folder=folder, user=user, errors=errors)
 
-    @strawberry.mutation(description="Give a folder's members access to an application.")
+    @strawberry.mutation(
+        description="Give a folder's members access to an application."
+    )
     async def add_application_to_folder(
         self, info: Info, input: AddApplicationToFolderInput
     ) -> AddApplicationToFolderPayload:
         (folder, application), errors = await _folder_application(
-            info, input.folder_id, input.application_id,
+            info,
+            input.folder_id,
+            input.application_id,
             folders.add_application_to_folder,
         )
         return AddApplicationToFolderPayload(
@@ -291,7 +299,9 @@ class DirectoryMutations:
         self, info: Info, input: RemoveApplicationFromFolderInput
     ) -> RemoveApplicationFromFolderPayload:
         (folder, application), errors = await _folder_application(
-            info, input.folder_id, input.application_id,
+            info,
+            input.folder_id,
+            input.application_id,
             folders.remove_application_from_folder,
         )
         return RemoveApplicationFromFolderPayload(
@@ -299,7 +309,9 @@ class DirectoryMutations:
         )
 
     @strawberry.mutation(description="Grant a user direct access to an application.")
-    async def grant_access(self, info: Info, input: GrantAccessInput) -> GrantAccessPayload:
+    async def grant_access(
+        self, info: Info, input: GrantAccessInput
+    ) -> GrantAccessPayload:
         (user, application), errors = await _access(
             info, input.user_id, input.application_id, access.grant_access
         )

@@ -23,7 +23,9 @@ class DirectoryQueries:
         search: str | None = None,
     ) -> Connection[Application]:
         page = await applications.list_applications(
-            info.context.session, page_request(first, after, last, before), search=search
+            info.context.session,
+            page_request(first, after, last, before),
+            search=search,
         )
         return Connection.from_page(page, Application.from_model)
 
@@ -38,7 +40,9 @@ class DirectoryQueries:
         search: str | None = None,
     ) -> Connection[User]:
         page = await users.list_users(
-            info.context.session, page_request(first, after, last, before), search=search
+            info.context.session,
+            page_request(first, after, last, before),
+            search=search,
         )
         return Connection.from_page(page, User.from_model)
 
@@ -53,6 +57,8 @@ class DirectoryQueries:
         search: str | None = None,
     ) -> Connection[Folder]:
         page = await folders.list_folders(
-            info.context.session, page_request(first, after, last, before), search=search
+            info.context.session,
+            page_request(first, after, last, before),
+            search=search,
         )
         return Connection.from_page(page, Folder.from_model)

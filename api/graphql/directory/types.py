@@ -162,10 +162,7 @@ class Application(relay.Node):
     @strawberry.field(description="The application's Provisioning page.")
     def provisioning(
         self,
-    ) -> Annotated[
-        Provisioning, strawberry.lazy("api.graphql.provisioning.types")
-    ]:
+    ) -> Annotated[Provisioning, strawberry.lazy("api.graphql.provisioning.types")]:
         from api.graphql.provisioning.types import Provisioning
 
         return Provisioning(application_id=uuid.UUID(self.id))
-

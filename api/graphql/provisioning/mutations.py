@@ -66,9 +66,9 @@ class CreateAccountPayload:
     errors: list[UserError]
 
 
-async def _queue_refresh(info: Info, application_id: strawberry.ID) -> tuple[
-    models.RefreshRun | None, list[UserError]
-]:
+async def _queue_refresh(
+    info: Info, application_id: strawberry.ID
+) -> tuple[models.RefreshRun | None, list[UserError]]:
     async def action() -> tuple[models.RefreshRun, bool]:
         decoded = decode_id(application_id, "Application", "applicationId")
         return await request_refresh(info.context.session, decoded)
@@ -103,7 +103,9 @@ class ProvisioningMutations:
         self, info: Info, input: ConfigureProvisioningInput
     ) -> ConfigureProvisioningPayload:
         async def action() -> models.ScimConnection:
-            application_id = decode_id(input.application_id, "Application", "applicationId")
+            application_id = decode_id(
+                input.application_id, "Application", "applicationId"
+            )
             return await configure_provisioning(
                 info.context.session,
                 application_id,

@@ -192,7 +192,9 @@ class ScimGroup(relay.Node):
         return [
             cls.from_model(
                 group,
-                Folder.from_model(folders[group.folder_id]) if group.folder_id else None,
+                Folder.from_model(folders[group.folder_id])
+                if group.folder_id
+                else None,
             )
             for group in groups
         ]
@@ -231,7 +233,9 @@ class ProvisioningOperation(relay.Node):
     finished_at: datetime | None
 
     @classmethod
-    def from_model(cls, operation: models.ProvisioningOperation, user: User | None) -> Self:
+    def from_model(
+        cls, operation: models.ProvisioningOperation, user: User | None
+    ) -> Self:
         return cls(
             id=str(operation.id),
             action=operation.action,
@@ -254,7 +258,9 @@ class ProvisioningOperation(relay.Node):
         linked = [o.user_id for o in operations if o.user_id is not None]
         users = await users_by_ids(info.context.session, linked)
         return [
-            cls.from_model(o, User.from_model(users[o.user_id]) if o.user_id in users else None)
+            cls.from_model(
+                o, User.from_model(users[o.user_id]) if o.user_id in users else None
+            )
             for o in operations
         ]
 
