@@ -55,8 +55,55 @@ async def dispose_engines() -> None:
         await _engines.pop(key).dispose()
 
 
+class SerializedSession(AsyncSession):
+    """An `AsyncSession` that runs one database operation at a time.
+
+    GraphQL resolves sibling fields concurrently, and a session (with its one
+    connection) raises if two coroutines use it at once; this session makes
+    them take turns instead.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = asyncio.Lock()
+
+    async def exec(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._turn:
+            return await super().exec(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._turn:
+            return await super().execute(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._turn:
+            return await super().get(*args, **kwargs)
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        async with self._turn:
+            await super().flush(*args, **kwargs)
+
+    async def commit(self) -> None:
+        async with self._turn:
+            await super().commit()
+
+    async def rollback(self) -> None:
+        async with self._turn:
+            await super().rollback()
+
+    async def refresh(self, *args: Any, **kwargs: Any) -> None:
+        async with self._turn:
+            await super().refresh(*args, **kwargs)
+
+    async def delete(self, *args: Any, **kwargs: Any) -> None:
+        async with self._turn:
+            await super().delete(*args, **kwargs)
+
+
 def session_factory() -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(get_engine(), class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(
+        get_engine(), class_=SerializedSession, expire_on_commit=False
+    )
 
 
 @asynccontextmanager
