@@ -15,6 +15,7 @@ from starlette.routing import Route
 from api.auth import BearerTokenMiddleware
 from api.graphql.view import SessionMiddleware, create_graphql_view
 from domain.db import dispose_engines
+from jobs import relay
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,11 @@ def create_app(*, run_worker: bool = True) -> Starlette:
         requeued = await requeue_pending_refreshes()
         if requeued:
             logger.info("Queued again %d refreshes left pending.", requeued)
+        relay.current = relay.Relay()
+        relay.current.start()
         yield
+        await relay.current.stop()
+        relay.current = None
         if worker is not None:
             from jobs.inprocess import stop_worker
 

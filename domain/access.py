@@ -1,4 +1,8 @@
-"""Who has access to an application: directly granted, or through a folder."""
+"""Who has access to an application: directly granted, or through a folder.
+
+Changes here emit provisioning events in the same transaction; the automation
+modules are imported where used, because they build on this module.
+"""
 
 from __future__ import annotations
 
@@ -42,11 +46,13 @@ async def grant_access(
     session: AsyncSession, user_id: uuid.UUID, application_id: uuid.UUID
 ) -> User:
     """Grant the user direct access; granting it again changes nothing."""
+    from domain.automation.tracking import tracked_access
+
     user = await get_user(session, user_id)
     await get_application(session, application_id)
     if await session.get(AccessGrant, (user_id, application_id)) is None:
-        session.add(AccessGrant(user_id=user_id, application_id=application_id))
-        await session.flush()
+        async with tracked_access(session, [user_id], [application_id]):
+            session.add(AccessGrant(user_id=user_id, application_id=application_id))
     return user
 
 
@@ -54,10 +60,12 @@ async def revoke_access(
     session: AsyncSession, user_id: uuid.UUID, application_id: uuid.UUID
 ) -> User:
     """Remove the direct grant; access through a folder remains."""
+    from domain.automation.tracking import tracked_access
+
     user = await get_user(session, user_id)
     await get_application(session, application_id)
     grant = await session.get(AccessGrant, (user_id, application_id))
     if grant is not None:
-        await session.delete(grant)
-        await session.flush()
+        async with tracked_access(session, [user_id], [application_id]):
+            await session.delete(grant)
     return user

@@ -81,3 +81,12 @@ async def list_applications(
         )
         statement = statement.where(col(Application.id).in_(held))
     return await fetch_page(session, statement, page)
+
+
+async def applications_by_ids(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Application]:
+    if not ids:
+        return {}
+    rows = await session.exec(select(Application).where(col(Application.id).in_(ids)))
+    return {application.id: application for application in rows}

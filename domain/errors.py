@@ -25,6 +25,9 @@ class ErrorCode(enum.Enum):
     TARGET_FAILED = "TARGET_FAILED"
     NOT_SCIM = "NOT_SCIM"
     IN_PROGRESS = "IN_PROGRESS"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    NO_ACCESS = "NO_ACCESS"
+    TICKET_CLOSED = "TICKET_CLOSED"
 
 
 class DomainError(Exception):
@@ -71,6 +74,24 @@ class NotConnected(DomainError):
 
 
 class TargetError(DomainError):
-    """Raised when the target application rejected or failed a SCIM request."""
+    """Raised when the target application rejected or failed a SCIM request.
+
+    `transient` tells whether the same request may succeed later, and
+    `retry_after` how many seconds the target asked to wait, if it did.
+    """
 
     code = ErrorCode.TARGET_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.transient = transient
+        self.retry_after = retry_after
+        self.status = status

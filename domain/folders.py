@@ -9,6 +9,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.applications import get_application
+from domain.automation.tracking import (
+    folder_application_ids,
+    folder_member_ids,
+    tracked_access,
+)
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.models import Folder, FolderApplication, FolderUser
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
@@ -64,8 +69,9 @@ async def add_user_to_folder(
     folder = await get_folder(session, folder_id)
     await get_user(session, user_id)
     if await session.get(FolderUser, (folder_id, user_id)) is None:
-        session.add(FolderUser(folder_id=folder_id, user_id=user_id))
-        await session.flush()
+        applications = await folder_application_ids(session, folder_id)
+        async with tracked_access(session, [user_id], applications):
+            session.add(FolderUser(folder_id=folder_id, user_id=user_id))
     return folder
 
 
@@ -76,8 +82,9 @@ async def remove_user_from_folder(
     await get_user(session, user_id)
     membership = await session.get(FolderUser, (folder_id, user_id))
     if membership is not None:
-        await session.delete(membership)
-        await session.flush()
+        applications = await folder_application_ids(session, folder_id)
+        async with tracked_access(session, [user_id], applications):
+            await session.delete(membership)
     return folder
 
 
@@ -87,10 +94,11 @@ async def add_application_to_folder(
     folder = await get_folder(session, folder_id)
     await get_application(session, application_id)
     if await session.get(FolderApplication, (folder_id, application_id)) is None:
-        session.add(
-            FolderApplication(folder_id=folder_id, application_id=application_id)
-        )
-        await session.flush()
+        members = await folder_member_ids(session, folder_id)
+        async with tracked_access(session, members, [application_id]):
+            session.add(
+                FolderApplication(folder_id=folder_id, application_id=application_id)
+            )
     return folder
 
 
@@ -101,8 +109,9 @@ async def remove_application_from_folder(
     await get_application(session, application_id)
     link = await session.get(FolderApplication, (folder_id, application_id))
     if link is not None:
-        await session.delete(link)
-        await session.flush()
+        members = await folder_member_ids(session, folder_id)
+        async with tracked_access(session, members, [application_id]):
+            await session.delete(link)
     return folder
 
 

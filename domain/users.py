@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import AlreadyExists, InvalidInput, NotFound
-from domain.models import FolderUser, User
+from domain.models import FolderUser, ProvisioningEvent, User
 from domain.models.columns import utcnow
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
+
+USER_UPDATED = ProvisioningEvent.USER_UPDATED
+USER_DEACTIVATED = ProvisioningEvent.USER_DEACTIVATED
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 EMAIL_MAX_LENGTH = 254
@@ -103,6 +107,11 @@ async def update_user(
 ) -> User:
     """Change the given fields of a user; None leaves a field as it is."""
     user = await get_user(session, user_id)
+    before = {
+        "email": user.email,
+        "givenName": user.given_name,
+        "familyName": user.family_name,
+    }
     if email is not None:
         email = normalize_email(email)
         await _ensure_email_free(session, email, user.id)
@@ -112,19 +121,44 @@ async def update_user(
     if family_name is not None:
         user.family_name = clean_name(family_name, "familyName")
 
-    user.updated_at = utcnow()
-    await session.flush()
+    after = {
+        "email": user.email,
+        "givenName": user.given_name,
+        "familyName": user.family_name,
+    }
+    changed = {key: after[key] for key in after if after[key] != before[key]}
+    if changed:
+        user.updated_at = utcnow()
+        await session.flush()
+        await _emit_for_user_applications(session, user, USER_UPDATED, changed)
     return user
 
 
 async def set_user_active(
     session: AsyncSession, user_id: uuid.UUID, active: bool
 ) -> User:
+    """Deactivate or reactivate a user; doing it again changes nothing."""
     user = await get_user(session, user_id)
+    if user.active == active:
+        return user
+
     user.active = active
     user.updated_at = utcnow()
     await session.flush()
+    event = USER_UPDATED if active else USER_DEACTIVATED
+    await _emit_for_user_applications(session, user, event, {"active": active})
     return user
+
+
+async def _emit_for_user_applications(
+    session: AsyncSession, user: User, event: ProvisioningEvent, details: dict[str, Any]
+) -> None:
+    # Imported here because the automation modules build on this one.
+    from domain.automation.dispatch import emit
+    from domain.automation.tracking import applications_of_user
+
+    for application_id in await applications_of_user(session, user.id):
+        await emit(session, application_id, event, user, details)
 
 
 def user_search_clause(search: str) -> ColumnElement[bool]:

@@ -1,5 +1,16 @@
 """Tables of the SmartLink provisioning database."""
 
+from domain.models.automation import (
+    DeprovisionAction,
+    EventStatus,
+    OutboxEvent,
+    ProvisioningEvent,
+    ProvisioningMode,
+    ProvisioningSettings,
+    Ticket,
+    TicketAction,
+    TicketStatus,
+)
 from domain.models.directory import (
     AccessGrant,
     Application,
@@ -21,6 +32,15 @@ from domain.models.provisioning import (
 from domain.models.tokens import ApiToken, TokenRole
 
 __all__ = [
+    "DeprovisionAction",
+    "EventStatus",
+    "OutboxEvent",
+    "ProvisioningEvent",
+    "ProvisioningMode",
+    "ProvisioningSettings",
+    "Ticket",
+    "TicketAction",
+    "TicketStatus",
     "AccessGrant",
     "ApiToken",
     "Application",

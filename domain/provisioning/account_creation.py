@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
-from domain.errors import DomainError
+from domain.errors import DomainError, ErrorCode
 from domain.models import ProvisioningOperation, ScimAccount, User
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.matching import match_accounts
@@ -33,14 +33,17 @@ async def create_account(
     user_id: uuid.UUID,
     *,
     trigger: str,
+    look_first: bool = False,
 ) -> ScimAccount:
     """Give the user an account in the target, linked to the user.
 
     An account the user already has, or one of the target's accounts that
     matches the user, is linked and returned instead of creating another. A
     409 from the target, or a timeout after which the account exists, also
-    ends with the existing account adopted. Commits as it goes, because it
-    holds no transaction open while the target answers.
+    ends with the existing account adopted; `look_first` searches the target
+    before POSTing, for retries of an attempt that may have reached it.
+    Commits as it goes, because it holds no transaction open while the target
+    answers.
     """
     connection = await require_connection(session, application_id)
     user = await get_user(session, user_id)
@@ -49,6 +52,7 @@ async def create_account(
             f"User {user.email!r} has no access to application {application_id}; "
             "grant access, or add the user to a folder holding the application.",
             field=["userId"],
+            code=ErrorCode.NO_ACCESS,
         )
 
     existing = (await match_accounts(session, application_id, [user])).get(user.id)
@@ -59,7 +63,11 @@ async def create_account(
     operation = await start_operation(session, subject, CREATE_ACCOUNT)
     try:
         async with open_client(connection) as client:
-            resource, status = await _post_or_adopt(client, user)
+            found = await find_user_resource(client, user) if look_first else None
+            if found is not None:
+                resource, status = found, None
+            else:
+                resource, status = await _post_or_adopt(client, user)
     except ScimError as exc:
         error = target_error(exc, f"create the account of {user.email!r}")
         fail(operation, error)

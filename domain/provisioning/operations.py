@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +16,10 @@ from domain.models import OperationStatus, ProvisioningOperation
 from domain.models.columns import utcnow
 from domain.pagination import Page, PageRequest, fetch_page
 from domain.scim.errors import ScimError, ScimResponseError
+
+#: An operation still running after this long is taken as abandoned by a
+#: process that died, and its lock is released.
+LOCK_EXPIRES = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ async def start_operation(
     object is already running, so a second click does not write twice.
     """
     target = subject.user_id or subject.folder_id
+    lock_key = f"{subject.application_id}:{action}:{target}"
+    await _expire_abandoned_lock(session, lock_key)
     operation = ProvisioningOperation(
         application_id=subject.application_id,
         action=action,
@@ -43,7 +51,7 @@ async def start_operation(
         folder_id=subject.folder_id,
         status=OperationStatus.RUNNING,
         attempts=1,
-        lock_key=f"{subject.application_id}:{action}:{target}",
+        lock_key=lock_key,
         started_at=utcnow(),
     )
     session.add(operation)
@@ -57,6 +65,25 @@ async def start_operation(
             code=ErrorCode.IN_PROGRESS,
         ) from exc
     return operation
+
+
+async def _expire_abandoned_lock(session: AsyncSession, lock_key: str) -> None:
+    """Fail an operation that holds `lock_key` past `LOCK_EXPIRES`.
+
+    A process killed mid-operation leaves its lock set; without this, the
+    same action on the same object would be refused forever.
+    """
+    await session.exec(  # type: ignore[call-overload]
+        update(ProvisioningOperation)
+        .where(col(ProvisioningOperation.lock_key) == lock_key)
+        .where(col(ProvisioningOperation.started_at) < utcnow() - LOCK_EXPIRES)
+        .values(
+            lock_key=None,
+            status=OperationStatus.FAILED,
+            error="Abandoned: the process running it stopped before it finished.",
+            finished_at=utcnow(),
+        )
+    )
 
 
 def succeed(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from domain.errors import DomainError, ErrorCode, TargetError
+from domain.errors import ErrorCode, TargetError
 from domain.scim import errors as scim
 
 
-def target_error(exc: scim.ScimError, doing: str) -> DomainError:
+def target_error(exc: scim.ScimError, doing: str) -> TargetError:
     """Return the `DomainError` for `exc`, raised while `doing` (a verb phrase)."""
     code, advice = _classify(exc)
     reason = exc.message.rstrip()
     if not reason.endswith((".", "!", "?")):
         reason += "."
-    return TargetError(f"Could not {doing}: {reason} {advice}", code=code)
+    return TargetError(
+        f"Could not {doing}: {reason} {advice}",
+        code=code,
+        transient=exc.is_transient,
+        retry_after=getattr(exc, "retry_after", None),
+        status=getattr(exc, "status", None),
+    )
 
 
 def _classify(exc: scim.ScimError) -> tuple[ErrorCode, str]:

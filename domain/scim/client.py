@@ -23,6 +23,7 @@ from domain.scim.payloads import get_key, parse_int
 logger = logging.getLogger(__name__)
 
 SCIM_CONTENT_TYPE = "application/scim+json"
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 #: Pages read at most from one listing; a target that pages past this is
 #: reported as incomplete rather than read forever.
@@ -142,7 +143,28 @@ class ScimClient:
         return body
 
     async def delete(self, endpoint: str, scim_id: str) -> None:
-        await self.request("DELETE", f"{endpoint}/{quote(scim_id, safe='')}")
+        await self.request("DELETE", _resource_path(endpoint, scim_id))
+
+    async def get_resource(self, endpoint: str, scim_id: str) -> dict[str, Any]:
+        return await self.get(_resource_path(endpoint, scim_id))
+
+    async def patch(
+        self, endpoint: str, scim_id: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Send a PatchOp (RFC 7644 3.5.2); returns the resource if the target did.
+
+        Targets answer either 200 with the resource or 204 with no body.
+        """
+        body = {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
+        return await self.request("PATCH", _resource_path(endpoint, scim_id), json=body)
+
+    async def replace(
+        self, endpoint: str, scim_id: str, resource: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """PUT the whole resource (RFC 7644 3.5.1)."""
+        return await self.request(
+            "PUT", _resource_path(endpoint, scim_id), json=resource
+        )
 
     async def search(
         self, endpoint: str, attribute: str, value: str
@@ -200,6 +222,10 @@ class ScimClient:
 
         _mark_incomplete(listing, f"paging went past {MAX_PAGES} pages")
         return listing
+
+
+def _resource_path(endpoint: str, scim_id: str) -> str:
+    return f"{endpoint}/{quote(scim_id, safe='')}"
 
 
 def _mark_incomplete(listing: Listing, problem: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -122,3 +122,62 @@ async def connect(
     )
     assert data["configureProvisioning"]["errors"] == []
     return await wait_for_refresh(api, application_id)
+
+
+@pytest.fixture
+async def automation(job_worker: None) -> AsyncIterator[None]:
+    """The outbox relay of `smartlink serve`, in the test's event loop."""
+    from jobs import relay
+
+    relay.current = relay.Relay()
+    relay.current.start()
+    yield
+    await relay.current.stop()
+    relay.current = None
+
+
+UPDATE_SETTINGS = """
+mutation($input: UpdateProvisioningSettingsInput!) {
+  updateProvisioningSettings(input: $input) {
+    settings {
+      userGainsAccess userLosesAccess userDeactivated userUpdated
+      deprovisionAction massDeprovisionThreshold massDeprovisionWindowMinutes
+    }
+    errors { code message field }
+  }
+}
+"""
+
+
+async def update_settings(
+    api: GraphQLClient, application_id: str, **settings: Any
+) -> dict[str, Any]:
+    data = await api(
+        UPDATE_SETTINGS, input={"applicationId": application_id, **settings}
+    )
+    payload: dict[str, Any] = data["updateProvisioningSettings"]
+    assert payload["errors"] == [], payload["errors"]
+    return payload
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = ""
+) -> None:
+    """Poll `condition` until it holds, failing after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def outbox_settled() -> bool:
+    """Whether every automatic event has finished (done, failed, held or cancelled)."""
+    from sqlmodel import col, select
+
+    from domain.db import session_scope
+    from domain.models import EventStatus, OutboxEvent
+
+    busy = (EventStatus.PENDING, EventStatus.ENQUEUED, EventStatus.RUNNING)
+    async with session_scope() as session:
+        statement = select(OutboxEvent.id).where(col(OutboxEvent.status).in_(busy))
+        return (await session.exec(statement)).first() is None

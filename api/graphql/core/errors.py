@@ -10,6 +10,7 @@ import strawberry
 from api.graphql.core.context import Info
 from domain.errors import DomainError
 from domain.errors import ErrorCode as DomainErrorCode
+from jobs.relay import nudge as nudge_relay
 
 ErrorCode = strawberry.enum(
     DomainErrorCode, description="Why a mutation could not do what it was asked."
@@ -48,4 +49,5 @@ async def run_mutation(
         await session.rollback()
         return None, [UserError.from_domain(error)]
     await session.commit()
+    nudge_relay()
     return result, []

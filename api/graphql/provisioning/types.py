@@ -11,11 +11,13 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from api.graphql.automation.types import ProvisioningSettings
 from api.graphql.core.connection import Connection, page_request
 from api.graphql.core.context import Info
 from api.graphql.core.nodes import load_models
 from api.graphql.directory.types import Folder, User
 from domain import models
+from domain.automation.settings import get_provisioning_settings
 from domain.folders import folders_by_ids
 from domain.models import ConnectionStatus, OperationStatus, RefreshStatus
 from domain.provisioning import accounts as account_domain
@@ -364,6 +366,13 @@ class Provisioning:
             resource_types=connection.resource_types or [],
             schemas=connection.schemas or [],
         )
+
+    @strawberry.field(description="The Settings tab.")
+    async def settings(self, info: Info) -> ProvisioningSettings:
+        settings = await get_provisioning_settings(
+            info.context.session, self.application_id
+        )
+        return ProvisioningSettings.from_model(settings)
 
     @strawberry.field(description="Writes to the target, newest first.")
     async def operations(

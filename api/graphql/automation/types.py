@@ -1,0 +1,124 @@
+"""GraphQL types of the Settings tab and of SmartLink messaging tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Self
+
+import strawberry
+from strawberry import relay
+
+from api.graphql.core.context import Info
+from api.graphql.core.nodes import load_models
+from api.graphql.directory.types import Application, User
+from domain import models
+from domain.applications import applications_by_ids
+from domain.users import users_by_ids
+
+ProvisioningMode = strawberry.enum(
+    models.ProvisioningMode,
+    description="MANUAL does nothing, NOTIFICATION opens a ticket, AUTOMATIC acts "
+    "on the target in a background job.",
+)
+ProvisioningEvent = strawberry.enum(models.ProvisioningEvent)
+DeprovisionAction = strawberry.enum(
+    models.DeprovisionAction,
+    description="What losing access does to the account in the target.",
+)
+TicketStatus = strawberry.enum(models.TicketStatus)
+TicketAction = strawberry.enum(
+    models.TicketAction, description="The action that resolveTicket performs."
+)
+
+
+@strawberry.type(description="The Settings tab: what SmartLink does on each event.")
+class ProvisioningSettings:
+    user_gains_access: ProvisioningMode  # type: ignore[valid-type]
+    user_loses_access: ProvisioningMode  # type: ignore[valid-type]
+    user_deactivated: ProvisioningMode  # type: ignore[valid-type]
+    user_updated: ProvisioningMode  # type: ignore[valid-type]
+    deprovision_action: DeprovisionAction  # type: ignore[valid-type]
+    mass_deprovision_threshold: int = strawberry.field(
+        description="Automatic removals allowed within the window before further "
+        "ones wait for an admin's confirmation."
+    )
+    mass_deprovision_window_minutes: int
+
+    @classmethod
+    def from_model(cls, settings: models.ProvisioningSettings) -> Self:
+        return cls(
+            user_gains_access=settings.user_gains_access,
+            user_loses_access=settings.user_loses_access,
+            user_deactivated=settings.user_deactivated,
+            user_updated=settings.user_updated,
+            deprovision_action=settings.deprovision_action,
+            mass_deprovision_threshold=settings.mass_deprovision_threshold,
+            mass_deprovision_window_minutes=settings.mass_deprovision_window_minutes,
+        )
+
+
+@strawberry.type(description="A ticket in SmartLink messaging about an access change.")
+class Ticket(relay.Node):
+    id: relay.NodeID[str]
+    application: Application
+    event: ProvisioningEvent  # type: ignore[valid-type]
+    status: TicketStatus  # type: ignore[valid-type]
+    action: TicketAction | None  # type: ignore[valid-type]
+    message: str
+    user: User | None
+    resolution: str | None = strawberry.field(
+        description="What closing the ticket did, once it is closed."
+    )
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def from_model(
+        cls, ticket: models.Ticket, application: Application, user: User | None
+    ) -> Self:
+        return cls(
+            id=str(ticket.id),
+            application=application,
+            event=ticket.event,
+            status=ticket.status,
+            action=ticket.action,
+            message=ticket.message,
+            user=user,
+            resolution=ticket.resolution,
+            created_at=ticket.created_at,
+            updated_at=ticket.updated_at,
+            closed_at=ticket.closed_at,
+        )
+
+    @classmethod
+    async def from_models(
+        cls, info: Info, tickets: Sequence[models.Ticket]
+    ) -> list[Self]:
+        """Convert tickets, loading their applications and users in two queries."""
+        session = info.context.session
+        applications = await applications_by_ids(
+            session, list({t.application_id for t in tickets})
+        )
+        users = await users_by_ids(
+            session, list({t.user_id for t in tickets if t.user_id is not None})
+        )
+        return [
+            cls.from_model(
+                ticket,
+                Application.from_model(applications[ticket.application_id]),
+                User.from_model(users[ticket.user_id])
+                if ticket.user_id in users
+                else None,
+            )
+            for ticket in tickets
+        ]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await load_models(info, models.Ticket, node_ids)
+        converted = iter(await cls.from_models(info, [r for r in rows if r]))
+        return [next(converted) if row else None for row in rows]

@@ -1,0 +1,77 @@
+"""Performing a settling action on the target, for a job or a resolved ticket."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.automation.state import AccessState, update_changes
+from domain.errors import DomainError, ErrorCode
+from domain.models import TicketAction
+from domain.provisioning.account_creation import create_account
+from domain.provisioning.account_writes import (
+    DEACTIVATE_ACCOUNT,
+    UPDATE_ACCOUNT,
+    change_account,
+    delete_account_in_target,
+)
+
+
+async def perform(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    action: TicketAction,
+    state: AccessState,
+    *,
+    trigger: str,
+    look_first: bool = False,
+) -> str:
+    """Carry out `action` and return a sentence saying what was done.
+
+    `look_first` makes an account creation search the target before POSTing,
+    for a retry whose first attempt may have created the account already.
+    """
+    user = state.user
+    if action is TicketAction.CREATE_ACCOUNT:
+        account = await create_account(
+            session, application_id, user.id, trigger=trigger, look_first=look_first
+        )
+        return f"Account {account.user_name!r} is linked to {user.email!r}."
+
+    account = (
+        state.owned_account
+        if action is not TicketAction.UPDATE_ACCOUNT
+        else state.account
+    )
+    if account is None:
+        raise DomainError(
+            f"User {user.email!r} has no account in the application any more; "
+            "there is nothing to change.",
+            code=ErrorCode.NOT_APPLICABLE,
+        )
+
+    if action is TicketAction.DELETE_ACCOUNT:
+        existed = await delete_account_in_target(session, account, trigger=trigger)
+        return (
+            f"Account {account.user_name!r} was deleted."
+            if existed
+            else f"Account {account.user_name!r} was already gone from the target."
+        )
+    if action is TicketAction.DEACTIVATE_ACCOUNT:
+        await change_account(
+            session,
+            account,
+            {"active": False},
+            action=DEACTIVATE_ACCOUNT,
+            trigger=trigger,
+        )
+        return f"Account {account.user_name!r} was deactivated."
+
+    changes = update_changes(state)
+    if not changes:
+        return f"Account {account.user_name!r} already matches {user.email!r}."
+    await change_account(
+        session, account, changes, action=UPDATE_ACCOUNT, trigger=trigger
+    )
+    return f"Account {account.user_name!r} was updated: {', '.join(changes)}."

@@ -1,0 +1,163 @@
+"""Automatic mode: the job that settles one provisioning event in the target."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.automation import guard, outbox, tickets
+from domain.automation.actions import perform
+from domain.automation.state import load_state, settling_action
+from domain.db import session_scope
+from domain.errors import DomainError, ErrorCode, TargetError
+from domain.models import EventStatus, OutboxEvent, TicketAction, User
+
+logger = logging.getLogger(__name__)
+
+#: Attempts at a transient failure before the event fails for good.
+MAX_ATTEMPTS = 8
+#: First retry delay, doubled at each attempt, and the longest one.
+BASE_DELAY = timedelta(seconds=1)
+MAX_DELAY = timedelta(minutes=5)
+#: The longest `Retry-After` honoured; a longer one is cut to this.
+MAX_RETRY_AFTER = timedelta(minutes=10)
+#: Wait before looking again at an event queued behind an unfinished one.
+ORDER_DELAY = timedelta(seconds=1)
+
+
+#: Codes of failures that mean the change no longer applies, because the state
+#: moved on since the event; a later event settles the new state.
+SETTLED_ELSEWHERE = (ErrorCode.NO_ACCESS, ErrorCode.NOT_APPLICABLE)
+
+
+class Outcome(enum.Enum):
+    DONE = "done"
+    SKIPPED = "skipped"
+    WAITING = "waiting"
+    RETRYING = "retrying"
+    HELD = "held"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    note: str | None = None
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff with jitter, never shorter than the target asked for."""
+    backoff = min(BASE_DELAY * 2 ** (attempts - 1), MAX_DELAY)
+    jittered = backoff * random.uniform(0.5, 1.0)
+    if retry_after is not None:
+        asked = min(timedelta(seconds=retry_after), MAX_RETRY_AFTER)
+        return max(jittered, asked)
+    return jittered
+
+
+async def process_event(event_id: uuid.UUID) -> Result:
+    """Claim the event and settle it; safe to run twice for the same event."""
+    async with session_scope() as session:
+        event = await outbox.claim(session, event_id)
+        if event is None:
+            return Result(Outcome.SKIPPED, "already finished or taken")
+        if await outbox.has_unfinished_predecessor(session, event):
+            outbox.reschedule(event, ORDER_DELAY)
+            return Result(Outcome.WAITING, "an earlier event is unfinished")
+        return await _settle(session, event)
+
+
+async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:
+    user = await session.get(User, event.user_id) if event.user_id else None
+    if user is None:
+        outbox.finish(event, EventStatus.DONE, "The user no longer exists.")
+        return Result(Outcome.DONE, "user gone")
+
+    try:
+        state = await load_state(session, event.application_id, user)
+    except DomainError as error:
+        return await _fail(session, event, user, None, error)
+    action = settling_action(event.event, state)
+    if action is None:
+        outbox.finish(
+            event, EventStatus.DONE, "Nothing to do: the target already agrees."
+        )
+        return Result(Outcome.DONE, "nothing to do")
+
+    removal = action in (TicketAction.DELETE_ACCOUNT, TicketAction.DEACTIVATE_ACCOUNT)
+    if removal and await guard.should_hold(session, event, state.settings):
+        await guard.hold(session, event, state.settings)
+        logger.warning(
+            "Held event %s: mass-deprovisioning threshold reached.", event.id
+        )
+        return Result(Outcome.HELD)
+
+    event.attempts += 1
+    try:
+        note = await perform(
+            session,
+            event.application_id,
+            action,
+            state,
+            trigger=f"{guard.AUTOMATIC_TRIGGER}{event.event.value}",
+            look_first=event.attempts > 1,
+        )
+    except DomainError as error:
+        return await _fail(session, event, user, action, error)
+
+    outbox.finish(event, EventStatus.DONE, note)
+    logger.info("Event %s settled: %s", event.id, note)
+    return Result(Outcome.DONE, note)
+
+
+async def _fail(
+    session: AsyncSession,
+    event: OutboxEvent,
+    user: User,
+    action: TicketAction | None,
+    error: DomainError,
+) -> Result:
+    """Retry a transient failure later; fail for good and open a ticket otherwise."""
+    if error.code in SETTLED_ELSEWHERE:
+        outbox.finish(event, EventStatus.DONE, f"Nothing to do: {error.message}")
+        return Result(Outcome.DONE, error.message)
+    if error.code is ErrorCode.IN_PROGRESS:
+        outbox.reschedule(event, ORDER_DELAY)
+        return Result(Outcome.WAITING, error.message)
+
+    transient = isinstance(error, TargetError) and error.transient
+    if transient and event.attempts < MAX_ATTEMPTS:
+        retry_after = error.retry_after if isinstance(error, TargetError) else None
+        delay = retry_delay(event.attempts, retry_after)
+        outbox.reschedule(event, delay, error.message)
+        logger.info(
+            "Event %s failed (attempt %d), retrying in %.1f s: %s",
+            event.id,
+            event.attempts,
+            delay.total_seconds(),
+            error.message,
+        )
+        return Result(Outcome.RETRYING, error.message)
+
+    outbox.finish(event, EventStatus.FAILED, error.message)
+    await tickets.upsert_ticket(
+        session,
+        open_key=tickets.failure_key(event.application_id, user.id),
+        application_id=event.application_id,
+        event=event.event,
+        action=action,
+        message=(
+            f"Automatic provisioning for {user.display_name} ({user.email}) failed "
+            f"after {event.attempts} attempt(s): {error.message} Resolve this ticket "
+            "to try again, or dismiss it."
+        ),
+        user_id=user.id,
+    )
+    logger.warning("Event %s failed for good: %s", event.id, error.message)
+    return Result(Outcome.FAILED, error.message)

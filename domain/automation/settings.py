@@ -1,0 +1,75 @@
+"""The Settings tab: one mode per event, and the deprovisioning safeguards."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.applications import get_application
+from domain.errors import InvalidInput
+from domain.models import DeprovisionAction, ProvisioningMode, ProvisioningSettings
+
+#: Bounds of the mass-deprovisioning safeguard settings.
+MAX_THRESHOLD = 100_000
+MAX_WINDOW_MINUTES = 7 * 24 * 60
+
+
+async def get_provisioning_settings(
+    session: AsyncSession, application_id: uuid.UUID
+) -> ProvisioningSettings:
+    """Return the application's settings, or the defaults when none are saved."""
+    settings = await session.get(ProvisioningSettings, application_id)
+    return settings or ProvisioningSettings(application_id=application_id)
+
+
+async def update_provisioning_settings(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    *,
+    user_gains_access: ProvisioningMode | None = None,
+    user_loses_access: ProvisioningMode | None = None,
+    user_deactivated: ProvisioningMode | None = None,
+    user_updated: ProvisioningMode | None = None,
+    deprovision_action: DeprovisionAction | None = None,
+    mass_deprovision_threshold: int | None = None,
+    mass_deprovision_window_minutes: int | None = None,
+) -> ProvisioningSettings:
+    """Change the given settings; None leaves a setting as it is."""
+    await get_application(session, application_id)
+    _check_range(
+        mass_deprovision_threshold, 1, MAX_THRESHOLD, "massDeprovisionThreshold"
+    )
+    _check_range(
+        mass_deprovision_window_minutes,
+        1,
+        MAX_WINDOW_MINUTES,
+        "massDeprovisionWindowMinutes",
+    )
+
+    settings = await session.get(ProvisioningSettings, application_id)
+    if settings is None:
+        settings = ProvisioningSettings(application_id=application_id)
+        session.add(settings)
+    changes = {
+        "user_gains_access": user_gains_access,
+        "user_loses_access": user_loses_access,
+        "user_deactivated": user_deactivated,
+        "user_updated": user_updated,
+        "deprovision_action": deprovision_action,
+        "mass_deprovision_threshold": mass_deprovision_threshold,
+        "mass_deprovision_window_minutes": mass_deprovision_window_minutes,
+    }
+    for name, value in changes.items():
+        if value is not None:
+            setattr(settings, name, value)
+
+    await session.flush()
+    return settings
+
+
+def _check_range(value: int | None, low: int, high: int, field: str) -> None:
+    if value is not None and not low <= value <= high:
+        raise InvalidInput(
+            f"{field} is {value}; it must be between {low} and {high}.", field=[field]
+        )

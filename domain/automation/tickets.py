@@ -1,0 +1,145 @@
+"""Tickets in SmartLink messaging: what Notification mode and failures open."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.errors import DomainError, ErrorCode, NotFound
+from domain.models import (
+    ProvisioningEvent,
+    Ticket,
+    TicketAction,
+    TicketStatus,
+    User,
+)
+from domain.models.columns import utcnow
+from domain.pagination import Page, PageRequest, fetch_page
+
+UNDONE = "The change was undone before anyone acted on it."
+
+EVENT_PHRASES = {
+    ProvisioningEvent.USER_GAINS_ACCESS: "gained access to the application",
+    ProvisioningEvent.USER_LOSES_ACCESS: "lost access to the application",
+    ProvisioningEvent.USER_DEACTIVATED: "was deactivated in SmartLink",
+    ProvisioningEvent.USER_UPDATED: "had their profile updated",
+}
+
+ACTION_PHRASES = {
+    TicketAction.CREATE_ACCOUNT: "create their account in the application",
+    TicketAction.DELETE_ACCOUNT: "delete their account in the application",
+    TicketAction.DEACTIVATE_ACCOUNT: "deactivate their account in the application",
+    TicketAction.UPDATE_ACCOUNT: "update their account in the application",
+    TicketAction.RELEASE_HELD: "carry out the deprovisionings that wait",
+}
+
+
+def change_key(application_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"change:{application_id}:{user_id}"
+
+
+def failure_key(application_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"failure:{application_id}:{user_id}"
+
+
+def guard_key(application_id: uuid.UUID) -> str:
+    return f"guard:{application_id}"
+
+
+async def find_open_ticket(session: AsyncSession, open_key: str) -> Ticket | None:
+    statement = select(Ticket).where(Ticket.open_key == open_key)
+    return (await session.exec(statement)).first()
+
+
+def change_message(user: User, event: ProvisioningEvent, action: TicketAction) -> str:
+    return (
+        f"{user.display_name} ({user.email}) {EVENT_PHRASES[event]}. Resolve this "
+        f"ticket to {ACTION_PHRASES[action]}, or dismiss it to leave the account as "
+        "it is."
+    )
+
+
+async def upsert_ticket(
+    session: AsyncSession,
+    *,
+    open_key: str,
+    application_id: uuid.UUID,
+    event: ProvisioningEvent,
+    action: TicketAction | None,
+    message: str,
+    user_id: uuid.UUID | None,
+) -> Ticket:
+    """Open a ticket, or update the open one with the same key."""
+    ticket = await find_open_ticket(session, open_key)
+    if ticket is None:
+        ticket = Ticket(
+            application_id=application_id,
+            open_key=open_key,
+            event=event,
+            action=action,
+            message=message,
+            user_id=user_id,
+        )
+        session.add(ticket)
+    else:
+        ticket.event, ticket.action, ticket.message = event, action, message
+        ticket.updated_at = utcnow()
+    await session.flush()
+    return ticket
+
+
+def close(ticket: Ticket, status: TicketStatus, resolution: str) -> None:
+    ticket.status = status
+    ticket.resolution = resolution
+    ticket.open_key = None
+    ticket.closed_at = ticket.updated_at = utcnow()
+
+
+async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"Ticket {ticket_id} was not found.", field=["ticketId"])
+    return ticket
+
+
+def require_open(ticket: Ticket) -> None:
+    if ticket.status is not TicketStatus.OPEN:
+        raise DomainError(
+            f"Ticket {ticket.id} is already {ticket.status.value.lower()}; there is "
+            "nothing left to do on it.",
+            code=ErrorCode.TICKET_CLOSED,
+            field=["ticketId"],
+        )
+
+
+async def list_tickets(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    status: TicketStatus | None = None,
+    application_id: uuid.UUID | None = None,
+) -> Page[Ticket]:
+    """List tickets, newest first."""
+    statement = select(Ticket).order_by(
+        col(Ticket.created_at).desc(), col(Ticket.id).desc()
+    )
+    if status is not None:
+        statement = statement.where(Ticket.status == status)
+    if application_id is not None:
+        statement = statement.where(Ticket.application_id == application_id)
+    return await fetch_page(session, statement, page)
+
+
+async def safe_flush(session: AsyncSession) -> None:
+    """Flush, turning a race on a ticket's open key into a retryable error."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise DomainError(
+            "Another change to the same ticket was saved at the same moment; "
+            "retry the request.",
+            code=ErrorCode.IN_PROGRESS,
+        ) from exc

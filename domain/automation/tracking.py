@@ -1,0 +1,120 @@
+"""Finding who gained or lost access through a change, to emit its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from sqlalchemy import union
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.automation.dispatch import emit
+from domain.models import (
+    AccessGrant,
+    FolderApplication,
+    FolderUser,
+    ProvisioningEvent,
+    ScimConnection,
+)
+from domain.users import users_by_ids
+
+Pair = tuple[uuid.UUID, uuid.UUID]
+
+
+async def configured_applications(
+    session: AsyncSession, application_ids: Iterable[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Keep the applications that have a SCIM connection; others have no target."""
+    ids = list(set(application_ids))
+    if not ids:
+        return []
+    statement = select(ScimConnection.application_id).where(
+        col(ScimConnection.application_id).in_(ids)
+    )
+    return list(await session.exec(statement))
+
+
+async def access_pairs(
+    session: AsyncSession,
+    user_ids: Iterable[uuid.UUID],
+    application_ids: Iterable[uuid.UUID],
+) -> set[Pair]:
+    """Return the (user, application) pairs with access, among those given."""
+    users, applications = list(set(user_ids)), list(set(application_ids))
+    if not users or not applications:
+        return set()
+    direct = select(AccessGrant.user_id, AccessGrant.application_id).where(
+        col(AccessGrant.user_id).in_(users),
+        col(AccessGrant.application_id).in_(applications),
+    )
+    through_folders = (
+        select(FolderUser.user_id, FolderApplication.application_id)
+        .join(
+            FolderApplication,
+            col(FolderApplication.folder_id) == col(FolderUser.folder_id),
+        )
+        .where(
+            col(FolderUser.user_id).in_(users),
+            col(FolderApplication.application_id).in_(applications),
+        )
+    )
+    rows = await session.exec(union(direct, through_folders))  # type: ignore[call-overload]
+    return {(row[0], row[1]) for row in rows}
+
+
+@asynccontextmanager
+async def tracked_access(
+    session: AsyncSession,
+    user_ids: Iterable[uuid.UUID],
+    application_ids: Iterable[uuid.UUID],
+) -> AsyncIterator[None]:
+    """Emit gain and loss events for the access that the enclosed change alters."""
+    users = list(set(user_ids))
+    applications = await configured_applications(session, application_ids)
+    before = await access_pairs(session, users, applications)
+
+    yield
+
+    await session.flush()
+    after = await access_pairs(session, users, applications)
+    changed = sorted(after ^ before)
+    people = await users_by_ids(session, [user_id for user_id, _ in changed])
+    for user_id, application_id in changed:
+        event = (
+            ProvisioningEvent.USER_GAINS_ACCESS
+            if (user_id, application_id) in after
+            else ProvisioningEvent.USER_LOSES_ACCESS
+        )
+        await emit(session, application_id, event, people[user_id])
+
+
+async def applications_of_user(
+    session: AsyncSession, user_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Return the configured applications the user has access to."""
+    direct = select(AccessGrant.application_id).where(AccessGrant.user_id == user_id)
+    through_folders = (
+        select(FolderApplication.application_id)
+        .join(FolderUser, col(FolderUser.folder_id) == col(FolderApplication.folder_id))
+        .where(FolderUser.user_id == user_id)
+    )
+    rows = await session.exec(union(direct, through_folders))  # type: ignore[call-overload]
+    return await configured_applications(session, [row[0] for row in rows])
+
+
+async def folder_application_ids(
+    session: AsyncSession, folder_id: uuid.UUID
+) -> list[uuid.UUID]:
+    statement = select(FolderApplication.application_id).where(
+        FolderApplication.folder_id == folder_id
+    )
+    return list(await session.exec(statement))
+
+
+async def folder_member_ids(
+    session: AsyncSession, folder_id: uuid.UUID
+) -> list[uuid.UUID]:
+    statement = select(FolderUser.user_id).where(FolderUser.folder_id == folder_id)
+    return list(await session.exec(statement))

@@ -1,0 +1,90 @@
+"""The outbox relay: sends a job for each provisioning event that is due.
+
+It runs as a task in `smartlink serve`, wakes when a request commits new
+events and at least every `POLL_INTERVAL`, and leaves events pending while the
+broker is unreachable, so none is lost while Redis is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from domain.automation.outbox import mark_enqueued, publishable_events
+from domain.db import session_scope
+from jobs.automation import enqueue_event
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two looks at the outbox when nothing wakes the relay.
+POLL_INTERVAL = 1.0
+
+
+class Relay:
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._broker_down = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def nudge(self) -> None:
+        """Ask for a pass now, after a request committed events."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        logger.info("Outbox relay started.")
+        while True:
+            try:
+                while await self.publish_due() > 0:
+                    pass
+            except Exception:
+                logger.exception("Outbox relay pass failed; retrying.")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
+            self._wake.clear()
+
+    async def publish_due(self) -> int:
+        """Send the jobs of due events; returns how many were sent."""
+        async with session_scope() as session:
+            event_ids = await publishable_events(session)
+        sent = []
+        for event_id in event_ids:
+            try:
+                enqueue_event(event_id)
+            except Exception as exc:  # the broker's client raises its own errors
+                self._report_broker_down(exc)
+                break
+            sent.append(event_id)
+        if sent:
+            self._report_broker_up()
+            async with session_scope() as session:
+                await mark_enqueued(session, sent)
+        return len(sent) if len(sent) == len(event_ids) else 0
+
+    def _report_broker_down(self, exc: Exception) -> None:
+        if not self._broker_down:
+            logger.warning("Cannot reach the job broker; events stay pending: %s", exc)
+        self._broker_down = True
+
+    def _report_broker_up(self) -> None:
+        if self._broker_down:
+            logger.info("Job broker reachable again; sending pending events.")
+        self._broker_down = False
+
+
+#: The relay of this process, set while `smartlink serve` runs.
+current: Relay | None = None
+
+
+def nudge() -> None:
+    if current is not None:
+        current.nudge()
