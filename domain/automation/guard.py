@@ -5,38 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import case, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation import tickets
 from domain.models import (
     EventStatus,
-    OperationStatus,
     OutboxEvent,
     ProvisioningEvent,
-    ProvisioningOperation,
     ProvisioningSettings,
     TicketAction,
 )
 from domain.models.columns import utcnow
-from domain.provisioning.account_writes import DEACTIVATE_ACCOUNT, DELETE_ACCOUNT
 
 AUTOMATIC_TRIGGER = "automatic:"
-
-
-async def recent_removals(
-    session: AsyncSession, application_id: uuid.UUID, window: timedelta
-) -> int:
-    """Count automatic deletions and deactivations within the window."""
-    statement = select(func.count()).where(
-        ProvisioningOperation.application_id == application_id,
-        col(ProvisioningOperation.action).in_([DELETE_ACCOUNT, DEACTIVATE_ACCOUNT]),
-        col(ProvisioningOperation.trigger).startswith(AUTOMATIC_TRIGGER),
-        col(ProvisioningOperation.status) != OperationStatus.FAILED,
-        col(ProvisioningOperation.created_at) >= utcnow() - window,
-    )
-    return int((await session.exec(statement)).one())
 
 
 async def should_hold(
@@ -44,14 +28,53 @@ async def should_hold(
 ) -> bool:
     """Whether this removal must wait, because the window's quota is used up.
 
-    NOTE: workers count concurrently, so a burst may pass the threshold by up
-    to the number of removals running at once.
+    Otherwise the removal takes one unit of the quota at once, with a single
+    conditional UPDATE, so concurrent workers can never pass the threshold.
+    Windows are fixed: one opens at the first removal after the last expired.
     """
     if event.guard_released:
         return False
-    window = timedelta(minutes=settings.mass_deprovision_window_minutes)
-    done = await recent_removals(session, event.application_id, window)
-    return done >= settings.mass_deprovision_threshold
+    await _ensure_settings_row(session, settings)
+
+    now = utcnow()
+    expired = col(ProvisioningSettings.guard_window_started_at).is_(None) | (
+        col(ProvisioningSettings.guard_window_started_at)
+        < now - timedelta(minutes=settings.mass_deprovision_window_minutes)
+    )
+    result = await session.exec(  # type: ignore[call-overload]
+        update(ProvisioningSettings)
+        .where(col(ProvisioningSettings.application_id) == event.application_id)
+        .where(
+            expired
+            | (
+                col(ProvisioningSettings.guard_window_removals)
+                < settings.mass_deprovision_threshold
+            )
+        )
+        .values(
+            guard_window_started_at=case(
+                (expired, now), else_=col(ProvisioningSettings.guard_window_started_at)
+            ),
+            guard_window_removals=case(
+                (expired, 1), else_=col(ProvisioningSettings.guard_window_removals) + 1
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return bool(result.rowcount != 1)
+
+
+async def _ensure_settings_row(
+    session: AsyncSession, settings: ProvisioningSettings
+) -> None:
+    """Save default settings, so the guard has a row to count in."""
+    if await session.get(ProvisioningSettings, settings.application_id) is None:
+        session.add(settings)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
 
 
 async def hold(
@@ -60,7 +83,8 @@ async def hold(
     """Park the event and open (or update) the ticket asking an admin to decide."""
     event.status = EventStatus.HELD
     event.claimed_at = None
-    held = await count_held(session, event.application_id) + 1
+    await session.flush()
+    held = await count_held(session, event.application_id)
     message = (
         f"{held} automatic account removals are waiting: more than "
         f"{settings.mass_deprovision_threshold} happened within "

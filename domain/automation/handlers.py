@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation import guard, outbox, tickets
@@ -63,14 +64,23 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
 
 async def process_event(event_id: uuid.UUID) -> Result:
     """Claim the event and settle it; safe to run twice for the same event."""
-    async with session_scope() as session:
-        event = await outbox.claim(session, event_id)
-        if event is None:
-            return Result(Outcome.SKIPPED, "already finished or taken")
-        if await outbox.has_unfinished_predecessor(session, event):
-            outbox.reschedule(event, ORDER_DELAY)
-            return Result(Outcome.WAITING, "an earlier event is unfinished")
-        return await _settle(session, event)
+    try:
+        async with session_scope() as session:
+            event = await outbox.claim(session, event_id)
+            if event is None:
+                return Result(Outcome.SKIPPED, "already finished or taken")
+            if await outbox.has_unfinished_predecessor(session, event):
+                outbox.reschedule(event, ORDER_DELAY)
+                return Result(Outcome.WAITING, "an earlier event is unfinished")
+            return await _settle(session, event)
+    except IntegrityError:
+        # Another worker wrote the same ticket or lock at the same moment.
+        logger.info("Event %s collided with a concurrent write; retrying.", event_id)
+        async with session_scope() as session:
+            event = await session.get(OutboxEvent, event_id)
+            if event is not None and event.status is EventStatus.RUNNING:
+                outbox.reschedule(event, ORDER_DELAY)
+        return Result(Outcome.WAITING, "collided with a concurrent write")
 
 
 async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:

@@ -85,6 +85,9 @@ class ProvisioningSettings(SQLModel, table=True):
     #: further ones wait for an admin to confirm them.
     mass_deprovision_threshold: int = 10
     mass_deprovision_window_minutes: int = 60
+    #: The guard's current window: when it opened and the removals it counted.
+    guard_window_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    guard_window_removals: int = 0
 
     def mode_for(self, event: ProvisioningEvent) -> ProvisioningMode:
         mode: ProvisioningMode = getattr(self, event.value.lower())

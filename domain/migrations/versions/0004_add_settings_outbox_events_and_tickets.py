@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0001
-Create Date: 2026-12-04 16:12:50.683182
+Create Date: 2026-12-04 16:18:46.389510
 """
 
 from collections.abc import Sequence
@@ -125,6 +125,12 @@ def upgrade() -> None:
         ),
         sa.Column("mass_deprovision_threshold", sa.Integer(), nullable=False),
         sa.Column("mass_deprovision_window_minutes", sa.Integer(), nullable=False),
+        sa.Column(
+            "guard_window_started_at",
+            domain.models.columns.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column("guard_window_removals", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["application_id"], ["applications.id"], ondelete="CASCADE"
         ),

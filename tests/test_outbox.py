@@ -1,0 +1,94 @@
+"""The outbox: events commit with their change and survive a broker outage."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from domain.db import session_scope
+from domain.models import EventStatus, OutboxEvent
+from tests.support.fixtures import (
+    connect,
+    create_application,
+    create_user,
+    grant_access,
+    outbox_settled,
+    update_settings,
+    wait_until,
+)
+from tests.support.graphql import GraphQLClient
+from tests.support.scim2_server import ScimTenant
+
+GRANT_TO_MISSING_USER = """
+mutation($applicationId: ID!) {
+  grantAccess(input: {userId: "VXNlcjowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA=",
+                      applicationId: $applicationId}) {
+    errors { code }
+  }
+}
+"""
+
+
+async def _events() -> list[OutboxEvent]:
+    async with session_scope() as session:
+        return list(await session.exec(select(OutboxEvent)))
+
+
+async def _automatic_application(api: GraphQLClient, target: ScimTenant) -> str:
+    application_id = await create_application(api)
+    await connect(api, application_id, target)
+    await update_settings(api, application_id, userGainsAccess="AUTOMATIC")
+    return application_id
+
+
+async def test_failed_change_writes_no_event(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+
+    data = await api(GRANT_TO_MISSING_USER, applicationId=application_id)
+
+    assert [e["code"] for e in data["grantAccess"]["errors"]] == ["NOT_FOUND"]
+    assert await _events() == []
+
+
+async def test_event_commits_with_change(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    user_id = await create_user(api, "ada@example.org")
+
+    await grant_access(api, user_id, application_id)
+
+    [event] = await _events()
+    assert event.event.value == "USER_GAINS_ACCESS"
+    assert event.status is EventStatus.PENDING
+
+
+async def test_broker_outage_keeps_events_pending(
+    api: GraphQLClient,
+    scim_target: ScimTenant,
+    automation: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs import automation as automation_jobs
+    from jobs import relay
+
+    application_id = await _automatic_application(api, scim_target)
+    user_id = await create_user(api, "ada@example.org")
+    sent = automation_jobs.enqueue_event
+
+    def broker_down(event_id: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(relay, "enqueue_event", broker_down)
+    await grant_access(api, user_id, application_id)
+    assert relay.current is not None
+    assert await relay.current.publish_due() == 0
+    [event] = await _events()
+    assert event.status is EventStatus.PENDING
+
+    monkeypatch.setattr(relay, "enqueue_event", sent)
+    relay.current.nudge()
+    await wait_until(outbox_settled, what="events after the outage")
+    assert [u["userName"] for u in scim_target.users()] == ["ada@example.org"]
