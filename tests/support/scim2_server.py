@@ -40,8 +40,11 @@ class Scim2Server:
     token: str = TOKEN
 
     @classmethod
-    def start(cls, *extra_args: str) -> Scim2Server:
-        port = free_port()
+    def start(
+        cls, *extra_args: str, port: int | None = None, token: str = TOKEN
+    ) -> Scim2Server:
+        """Start a server; pass the `port` of a stopped one to take its place."""
+        port = port or free_port()
         executable = Path(sys.executable).parent / "scim2-server"
         process = subprocess.Popen(
             [
@@ -51,7 +54,7 @@ class Scim2Server:
                 "--port",
                 str(port),
                 "--bearer-token",
-                TOKEN,
+                token,
                 "--dynamic-tenants",
                 *extra_args,
             ],
@@ -59,7 +62,7 @@ class Scim2Server:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(port)
-        return cls(process=process, port=port)
+        return cls(process=process, port=port, token=token)
 
     def stop(self) -> None:
         self.process.terminate()
