@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 TOKEN = "scim-target-token-" + uuid.uuid4().hex
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def free_port() -> int:
@@ -100,6 +101,17 @@ class ScimTenant:
         assert response.status_code == 201, response.text
         resource: dict[str, Any] = response.json()
         return resource
+
+    def create_users(self, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create many users over one connection, which is faster than `create_user`."""
+        created = []
+        with self._client() as client:
+            for attributes in users:
+                payload = {"schemas": [USER_SCHEMA], **attributes}
+                response = client.post("/Users", json=payload)
+                assert response.status_code == 201, response.text
+                created.append(response.json())
+        return created
 
     def create_group(
         self, display_name: str, members: list[str] = ()
