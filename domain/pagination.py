@@ -18,8 +18,8 @@ T = TypeVar("T")
 class PageRequest:
     offset: int = 0
     limit: int = 50
-    #: Take the last `limit` rows before `offset` (or before the end when
-    #: `offset` is None) instead of the rows from `offset` on.
+    #: Take the last `limit` rows from `offset` up to `end` (or up to the end of
+    #: the list when `end` is None) instead of the first `limit` rows.
     backward: bool = False
     end: int | None = None
 
@@ -47,7 +47,8 @@ async def fetch_page(
     offset, limit = page.offset, page.limit
     if page.backward:
         end = total if page.end is None else min(page.end, total)
-        offset, limit = max(0, end - page.limit), min(page.limit, end)
+        offset = max(page.offset, end - page.limit)
+        limit = max(0, end - offset)
     rows = await session.exec(statement.offset(offset).limit(limit))
     return Page(items=list(rows), total=total, offset=offset)
 

@@ -34,7 +34,7 @@ from domain.tokens import create_token  # noqa: E402
 from tests.support.graphql import GraphQLClient  # noqa: E402
 from tests.support.scim2_server import Scim2Server  # noqa: E402
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.fake_scim"]
 
 
 def pytest_report_header() -> str:

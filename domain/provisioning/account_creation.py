@@ -40,10 +40,10 @@ async def create_account(
     An account the user already has, or one of the target's accounts that
     matches the user, is linked and returned instead of creating another. A
     409 from the target, or a timeout after which the account exists, also
-    ends with the existing account adopted; `look_first` searches the target
-    before POSTing, for retries of an attempt that may have reached it.
-    Commits as it goes, because it holds no transaction open while the target
-    answers.
+    ends with the existing account adopted, unless another user is linked to
+    it (ALREADY_LINKED); `look_first` searches the target before POSTing, for
+    retries of an attempt that may have reached it. Commits as it goes,
+    because it holds no transaction open while the target answers.
     """
     connection = await require_connection(session, application_id)
     user = await get_user(session, user_id)
@@ -77,6 +77,21 @@ async def create_account(
         raise error from exc
 
     account = await upsert_account(session, application_id, resource)
+    if account.user_id is not None and account.user_id != user.id:
+        # Another user is linked to the target's account with this userName,
+        # so linking it here would silently move that link.
+        error = await _linked_elsewhere(session, account, user, account.user_id)
+        fail(operation, error)
+        operation.target_status = status
+        await session.commit()
+        logger.info(
+            "Not linking account %r to user %s because user %s is linked to it.",
+            account.scim_id,
+            user.id,
+            account.user_id,
+        )
+        raise error
+
     account.user_id = user.id
     succeed(operation, scim_id=account.scim_id, status=status)
     await session.commit()
@@ -103,12 +118,27 @@ async def _link_existing(
     return account
 
 
+async def _linked_elsewhere(
+    session: AsyncSession, account: ScimAccount, user: User, owner_id: uuid.UUID
+) -> DomainError:
+    owner = await get_user(session, owner_id)
+    return DomainError(
+        f"Could not create the account of {user.email!r}: the target already has "
+        f"account {account.scim_id!r} with userName {account.user_name!r}, linked "
+        f"to user {owner.email!r}. Change one of the two users' email, or link "
+        "the account to this user from the Accounts tab.",
+        field=["userId"],
+        code=ErrorCode.ALREADY_LINKED,
+    )
+
+
 async def _post_or_adopt(
     client: ScimClient, user: User
 ) -> tuple[dict[str, Any], int | None]:
     """POST the user; on 409 or a lost response, adopt the account that exists.
 
-    Returns the resource and the status of the POST (None when adopted).
+    Returns the resource and the status the target returned for the POST: 201,
+    409 when an account existed, or None when the response was lost.
     """
     payload = user_payload(
         email=user.email,
@@ -120,11 +150,11 @@ async def _post_or_adopt(
     )
     try:
         return await client.create("Users", payload), 201
-    except ScimConflict:
+    except ScimConflict as exc:
         found = await find_user_resource(client, user)
         if found is None:
             raise
-        return found, None
+        return found, exc.status
     except ScimTransportError as exc:
         # The POST may have reached the target before the connection failed;
         # look before reporting a failure, so a retry cannot create a second one.

@@ -7,6 +7,7 @@ refreshes and the product's own writes keep it current.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -84,11 +85,14 @@ async def replace_accounts(
     resources: list[dict[str, Any]],
     *,
     remove_missing: bool,
+    listing_started_at: datetime,
 ) -> None:
     """Make the mirror's accounts equal the listed resources, keeping links.
 
     With `remove_missing` false (an incomplete listing), rows are added and
-    updated but none are removed.
+    updated but none are removed. Rows refreshed at or after
+    `listing_started_at` were written while the listing ran, so they stay even
+    when the listing lacks them.
     """
     statement = select(ScimAccount).where(ScimAccount.application_id == application_id)
     existing = {account.scim_id: account for account in await session.exec(statement)}
@@ -110,7 +114,7 @@ async def replace_accounts(
 
     if remove_missing:
         for scim_id, account in existing.items():
-            if scim_id not in listed:
+            if scim_id not in listed and account.refreshed_at < listing_started_at:
                 await session.delete(account)
     await session.flush()
 
@@ -121,8 +125,12 @@ async def replace_groups(
     resources: list[dict[str, Any]],
     *,
     remove_missing: bool,
+    listing_started_at: datetime,
 ) -> None:
-    """Make the mirror's groups equal the listed resources, keeping links."""
+    """Make the mirror's groups equal the listed resources, keeping links.
+
+    Removes rows as `replace_accounts` does.
+    """
     statement = select(ScimGroup).where(ScimGroup.application_id == application_id)
     existing = {group.scim_id: group for group in await session.exec(statement)}
     listed: set[str] = set()
@@ -143,7 +151,7 @@ async def replace_groups(
 
     if remove_missing:
         for scim_id, group in existing.items():
-            if scim_id not in listed:
+            if scim_id not in listed and group.refreshed_at < listing_started_at:
                 await session.delete(group)
     await session.flush()
 

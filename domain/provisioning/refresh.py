@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.config import get_settings
 from domain.db import session_scope
 from domain.errors import DomainError
-from domain.models import RefreshRun, RefreshStatus
+from domain.models import RefreshRun, RefreshStatus, ScimConnection
 from domain.models.columns import utcnow
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import replace_accounts, replace_groups
@@ -52,6 +52,7 @@ async def request_refresh(
     after committing.
     """
     await require_connection(session, application_id)
+    await _lock_connection(session, application_id)
     latest = await latest_refresh(session, application_id)
     if (
         latest is not None
@@ -64,6 +65,20 @@ async def request_refresh(
     session.add(run)
     await session.flush()
     return run, True
+
+
+async def _lock_connection(session: AsyncSession, application_id: uuid.UUID) -> None:
+    """Hold the connection row's write lock until the transaction ends.
+
+    Two requests at once would otherwise both find no run under way and queue
+    one each. An UPDATE locks the row on PostgreSQL and the database on
+    SQLite, where SELECT ... FOR UPDATE does not exist.
+    """
+    await session.exec(
+        update(ScimConnection)
+        .where(col(ScimConnection.application_id) == application_id)
+        .values(base_url=ScimConnection.base_url)
+    )
 
 
 def _is_stale(run: RefreshRun) -> bool:
@@ -91,18 +106,37 @@ async def _claim(run_id: uuid.UUID) -> RefreshRun | None:
         return await session.get(RefreshRun, run_id)
 
 
+#: The run's error when the refresh failed on something other than the target.
+UNEXPECTED_FAILURE = (
+    "The refresh stopped on an unexpected error and left the mirror as it was; "
+    "see the server log, then refresh again."
+)
+
+
 async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
     """Import the target's users and groups for a queued refresh run.
 
     The mirror changes in one transaction at the end, so a refresh that fails
     half-way leaves the previous mirror as it was. Returns the final status, or
     None when the run was not queued (already done or taken by another worker).
+    An unexpected exception marks the run FAILED before it propagates.
     """
     run = await _claim(run_id)
     if run is None:
         logger.info("Refresh %s is not queued; skipping it.", run_id)
         return None
 
+    try:
+        return await _refresh(run)
+    except Exception:
+        # The job layer logs the traceback; the run must not stay RUNNING
+        # until it goes stale.
+        await _finish(run_id, RefreshStatus.FAILED, error=UNEXPECTED_FAILURE)
+        raise
+
+
+async def _refresh(run: RefreshRun) -> RefreshStatus:
+    run_id = run.id
     try:
         users, groups = await _read_target(run)
     except (ScimError, DomainError, SecretKeyError) as exc:
@@ -111,23 +145,30 @@ async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
         logger.info("Refresh %s failed: %s", run_id, message)
         return RefreshStatus.FAILED
 
+    # Rows written since the listing began (an account created meanwhile)
+    # are missing from the listing but not from the target. NOTE: this
+    # compares the worker's clock with that of the process that wrote the row.
+    assert run.started_at is not None
     async with session_scope() as session:
-        complete = users.complete and groups.complete
         await replace_accounts(
-            session, run.application_id, users.resources, remove_missing=users.complete
+            session,
+            run.application_id,
+            users.resources,
+            remove_missing=users.complete,
+            listing_started_at=run.started_at,
         )
         await replace_groups(
             session,
             run.application_id,
             groups.resources,
             remove_missing=groups.complete,
+            listing_started_at=run.started_at,
         )
-    problems = [p for p in (users.problem, groups.problem) if p]
     await _finish(
         run_id,
         RefreshStatus.SUCCEEDED,
-        complete=complete,
-        error=_incomplete_message(problems) if problems else None,
+        complete=users.complete and groups.complete,
+        error=_incomplete_message(users, groups),
         total_accounts=len(users.resources),
         total_groups=len(groups.resources),
     )
@@ -148,11 +189,18 @@ def _failure_message(exc: Exception) -> str:
     return str(exc)
 
 
-def _incomplete_message(problems: list[str]) -> str:
-    return (
-        "The target's paging could not be trusted (" + "; ".join(problems) + "), so "
-        "no account or group was removed from the mirror."
-    )
+def _incomplete_message(users: Listing, groups: Listing) -> str | None:
+    """Name each incomplete listing, from which nothing was removed."""
+    sentences = [
+        f"No {noun} was removed from the mirror because the target's {kind} "
+        f"listing is incomplete: {listing.problem}."
+        for noun, kind, listing in (
+            ("account", "user", users),
+            ("group", "group", groups),
+        )
+        if not listing.complete
+    ]
+    return " ".join(sentences) or None
 
 
 async def _read_target(run: RefreshRun) -> tuple[Listing, Listing]:

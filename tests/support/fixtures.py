@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from strawberry import relay
 
 from tests.support.graphql import GraphQLClient
 from tests.support.scim2_server import Scim2Server, ScimTenant
@@ -122,6 +123,48 @@ async def connect(
     )
     assert data["configureProvisioning"]["errors"] == []
     return await wait_for_refresh(api, application_id)
+
+
+REFRESH = """
+mutation($applicationId: ID!) {
+  refreshProvisioning(input: {applicationId: $applicationId}) {
+    refreshRun { id status } errors { code message }
+  }
+}
+"""
+
+CREATE_ACCOUNT = """
+mutation($applicationId: ID!, $userId: ID!) {
+  createAccount(input: {applicationId: $applicationId, userId: $userId}) {
+    account { id scimId userName externalId user { id email } }
+    errors { code message field }
+  }
+}
+"""
+
+
+def node_uuid(global_id: str) -> str:
+    """Return the database UUID inside a Relay global id, as the domain stores it."""
+    return relay.GlobalID.from_id(global_id).node_id
+
+
+async def refresh(api: GraphQLClient, application_id: str) -> dict[str, Any]:
+    """Queue a refresh of the application's mirror and wait for it to end."""
+    data = await api(REFRESH, applicationId=application_id)
+    assert data["refreshProvisioning"]["errors"] == []
+    run = await wait_for_refresh(api, application_id)
+    assert run["id"] == data["refreshProvisioning"]["refreshRun"]["id"]
+    return run
+
+
+async def create_account(
+    api: GraphQLClient, application_id: str, user_id: str
+) -> dict[str, Any]:
+    """Run createAccount, expecting no error, and return the linked account."""
+    data = await api(CREATE_ACCOUNT, applicationId=application_id, userId=user_id)
+    assert data["createAccount"]["errors"] == []
+    account: dict[str, Any] = data["createAccount"]["account"]
+    return account
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 TOKEN = "scim-target-token-" + uuid.uuid4().hex
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def free_port() -> int:
@@ -40,8 +41,11 @@ class Scim2Server:
     token: str = TOKEN
 
     @classmethod
-    def start(cls, *extra_args: str) -> Scim2Server:
-        port = free_port()
+    def start(
+        cls, *extra_args: str, port: int | None = None, token: str = TOKEN
+    ) -> Scim2Server:
+        """Start a server; pass the `port` of a stopped one to take its place."""
+        port = port or free_port()
         executable = Path(sys.executable).parent / "scim2-server"
         process = subprocess.Popen(
             [
@@ -51,7 +55,7 @@ class Scim2Server:
                 "--port",
                 str(port),
                 "--bearer-token",
-                TOKEN,
+                token,
                 "--dynamic-tenants",
                 *extra_args,
             ],
@@ -59,7 +63,7 @@ class Scim2Server:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(port)
-        return cls(process=process, port=port)
+        return cls(process=process, port=port, token=token)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -97,6 +101,17 @@ class ScimTenant:
         assert response.status_code == 201, response.text
         resource: dict[str, Any] = response.json()
         return resource
+
+    def create_users(self, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create many users over one connection, which is faster than `create_user`."""
+        created = []
+        with self._client() as client:
+            for attributes in users:
+                payload = {"schemas": [USER_SCHEMA], **attributes}
+                response = client.post("/Users", json=payload)
+                assert response.status_code == 201, response.text
+                created.append(response.json())
+        return created
 
     def create_group(
         self, display_name: str, members: list[str] = ()

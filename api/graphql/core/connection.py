@@ -92,12 +92,17 @@ def page_request(
     last: int | None = None,
     before: str | None = None,
 ) -> PageRequest:
-    """Turn Relay arguments into a `PageRequest`; forward paging wins if mixed."""
+    """Turn Relay arguments into a `PageRequest`; forward paging wins if mixed.
+
+    As in the Relay specification, `after` and `before` bound the list first and
+    `last` then keeps the final edges of what remains.
+    """
     _check_size(first, "first")
     _check_size(last, "last")
-    if last is not None and first is None and after is None:
+    if last is not None and first is None:
+        start = decode_cursor(after, "after") + 1 if after is not None else 0
         end = decode_cursor(before, "before") if before is not None else None
-        return PageRequest(offset=0, limit=last, backward=True, end=end)
+        return PageRequest(offset=start, limit=last, backward=True, end=end)
 
     offset = decode_cursor(after, "after") + 1 if after is not None else 0
     limit = first if first is not None else DEFAULT_PAGE_SIZE
