@@ -6,6 +6,7 @@ import strawberry
 from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 
+from api.graphql.core.permissions import ViewerTokensReadOnly
 from api.graphql.directory.mutations import DirectoryMutations
 from api.graphql.directory.queries import DirectoryQueries
 from api.graphql.provisioning.mutations import ProvisioningMutations
@@ -31,5 +32,5 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     types=[ScimAccount, ScimGroup, RefreshRun, ProvisioningOperation],
-    extensions=[ParserCache, ValidationCache],
+    extensions=[ParserCache, ValidationCache, ViewerTokensReadOnly],
 )
