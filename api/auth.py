@@ -8,7 +8,7 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.db import session_scope
-from domain.tokens import authenticate
+from domain.tokens import authenticate, touch_token
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class BearerTokenMiddleware:
 
         async with session_scope() as session:
             token = await authenticate(session, secret.strip())
+            if token is not None:
+                await touch_token(session, token)
         if token is None:
             logger.info("Rejected a request with an unknown API token.")
             await _unauthorized(

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+from datetime import datetime
 
 import click
 
@@ -122,6 +123,10 @@ def create_token(name: str, role: str) -> None:
     click.echo(secret)
 
 
+def _minute(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "never"
+
+
 @main.command("list-tokens")
 def list_tokens() -> None:
     """List API tokens by name, with role and last use; never the secrets."""
@@ -131,7 +136,7 @@ def list_tokens() -> None:
         async with session_scope() as session:
             return [
                 f"{t.name}\t{t.role.value}\tcreated {t.created_at:%Y-%m-%d %H:%M}"
-                f"\tlast used {t.last_used_at or 'never'}"
+                f"\tlast used {_minute(t.last_used_at)}"
                 for t in await tokens.list_tokens(session)
             ]
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +16,10 @@ from domain.models import ApiToken, TokenRole
 from domain.models.columns import utcnow
 
 TOKEN_PREFIX = "slk_"
+
+#: A token's last use is written at most this often, so that a busy client
+#: does not turn every request into a database write.
+LAST_USE_PRECISION = timedelta(minutes=1)
 
 
 def hash_token(secret: str) -> str:
@@ -71,5 +76,9 @@ async def revoke_token(session: AsyncSession, name: str) -> None:
 
 
 async def touch_token(session: AsyncSession, token: ApiToken) -> None:
-    token.last_used_at = utcnow()
+    """Set `last_used_at` to now, unless it was set less than LAST_USE_PRECISION ago."""
+    now = utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USE_PRECISION:
+        return
+    token.last_used_at = now
     await session.flush()

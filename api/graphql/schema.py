@@ -9,6 +9,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from api.graphql.automation.mutations import AutomationMutations
 from api.graphql.automation.queries import AutomationQueries
 from api.graphql.automation.types import Ticket
+from api.graphql.core.permissions import ViewerTokensReadOnly
 from api.graphql.directory.mutations import DirectoryMutations
 from api.graphql.directory.queries import DirectoryQueries
 from api.graphql.provisioning.mutations import ProvisioningMutations
@@ -34,5 +35,5 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     types=[ScimAccount, ScimGroup, RefreshRun, ProvisioningOperation, Ticket],
-    extensions=[ParserCache, ValidationCache],
+    extensions=[ParserCache, ValidationCache, ViewerTokensReadOnly],
 )

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
 
 from api.graphql.core.context import Context
 from api.graphql.schema import schema
@@ -16,6 +17,20 @@ from domain.db import session_factory
 
 class GraphQLView(GraphQL[Context, None]):
     """Serves `/graphql`; the session opened for a request closes with it."""
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        # Strawberry builds the context before it decides to render GraphiQL,
+        # but the page is public, so its request may carry no API token.
+        if isinstance(request, Request) and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
+            return await self.render_graphql_ide(request)
+        return await super().run(request, context, root_value)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
