@@ -18,7 +18,7 @@ from domain.provisioning.operations import Subject, fail, start_operation, succe
 from domain.provisioning.target_errors import target_error
 from domain.scim.client import ScimClient
 from domain.scim.errors import ScimConflict, ScimError, ScimTLSError, ScimTransportError
-from domain.scim.payloads import user_payload
+from domain.scim.payloads import account_fields, user_payload
 from domain.users import get_user
 
 logger = logging.getLogger(__name__)
@@ -167,12 +167,18 @@ async def _post_or_adopt(
 
 
 async def find_user_resource(client: ScimClient, user: User) -> dict[str, Any] | None:
-    """Look the user up in the target by userName, then externalId, then email."""
-    for attribute, value in (
-        ("userName", user.email),
-        ("externalId", str(user.id)),
-        ("emails.value", user.email),
-    ):
+    """Look the user up in the target by userName, then externalId, then email.
+
+    Each result is checked against the value, because some targets ignore the
+    filter and return every user.
+    """
+    searches = (
+        ("userName", user.email, lambda fields: fields.user_name.lower()),
+        ("externalId", str(user.id), lambda fields: (fields.external_id or "").lower()),
+        ("emails.value", user.email, lambda fields: (fields.email or "").lower()),
+    )
+    for attribute, value, read in searches:
         for resource in await client.search("Users", attribute, value):
-            return resource
+            if read(account_fields(resource)) == value.lower():
+                return resource
     return None

@@ -19,6 +19,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,6 +97,8 @@ class RecordedRequest:
     params: dict[str, str]
     headers: dict[str, str]
     json: Any
+    #: `time.monotonic()` when the fake received it.
+    received_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
