@@ -19,10 +19,12 @@ from tests.support.fixtures import (
 from tests.support.graphql import GraphQLClient
 from tests.support.scim2_server import ScimTenant
 
+#: The global id of a user that does not exist (UUID zero).
+MISSING_USER = "VXNlcjowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA="
+
 GRANT_TO_MISSING_USER = """
-mutation($applicationId: ID!) {
-  grantAccess(input: {userId: "VXNlcjowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA=",
-                      applicationId: $applicationId}) {
+mutation($userId: ID!, $applicationId: ID!) {
+  grantAccess(input: {userId: $userId, applicationId: $applicationId}) {
     errors { code }
   }
 }
@@ -46,7 +48,9 @@ async def test_failed_change_writes_no_event(
 ) -> None:
     application_id = await _automatic_application(api, scim_target)
 
-    data = await api(GRANT_TO_MISSING_USER, applicationId=application_id)
+    data = await api(
+        GRANT_TO_MISSING_USER, userId=MISSING_USER, applicationId=application_id
+    )
 
     assert [e["code"] for e in data["grantAccess"]["errors"]] == ["NOT_FOUND"]
     assert await _events() == []
