@@ -14,7 +14,6 @@ from domain.automation import tickets
 from domain.models import (
     EventStatus,
     OutboxEvent,
-    ProvisioningEvent,
     ProvisioningSettings,
     TicketAction,
 )
@@ -118,9 +117,3 @@ async def held_events(
         OutboxEvent.status == EventStatus.HELD,
     )
     return list(await session.exec(statement))
-
-
-REMOVAL_EVENTS = (
-    ProvisioningEvent.USER_LOSES_ACCESS,
-    ProvisioningEvent.USER_DEACTIVATED,
-)
