@@ -244,7 +244,7 @@ async def test_create_account_without_access(
     payload = data["createAccount"]
     assert payload["account"] is None
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [
-        ("INVALID", ["userId"])
+        ("NO_ACCESS", ["userId"])
     ]
     assert "'ada@example.com'" in payload["errors"][0]["message"]
     assert "grant access" in payload["errors"][0]["message"]
