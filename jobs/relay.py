@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from domain.automation.outbox import mark_enqueued, publishable_events
+from domain.automation.outbox import release_unsent, reserve_due_events
 from domain.db import session_scope
 from jobs.automation import enqueue_event
 
@@ -55,20 +55,23 @@ class Relay:
     async def publish_due(self) -> int:
         """Send the jobs of due events; returns how many were sent."""
         async with session_scope() as session:
-            event_ids = await publishable_events(session)
-        sent = []
+            event_ids = await reserve_due_events(session)
+
+        sent = 0
         for event_id in event_ids:
             try:
                 enqueue_event(event_id)
             except Exception as exc:  # the broker's client raises its own errors
                 self._report_broker_down(exc)
-                break
-            sent.append(event_id)
+                async with session_scope() as session:
+                    await release_unsent(session, event_ids[sent:])
+                return 0
+            sent += 1
+
         if sent:
+            logger.debug("Published %d outbox events.", sent)
             self._report_broker_up()
-            async with session_scope() as session:
-                await mark_enqueued(session, sent)
-        return len(sent) if len(sent) == len(event_ids) else 0
+        return sent
 
     def _report_broker_down(self, exc: Exception) -> None:
         if not self._broker_down:

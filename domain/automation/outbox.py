@@ -51,36 +51,46 @@ def _publishable(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-async def publishable_events(
+async def reserve_due_events(
     session: AsyncSession, limit: int = 500
 ) -> list[uuid.UUID]:
-    """Return ids of events whose job should be sent now, oldest first."""
+    """Mark the events whose job should be sent now as ENQUEUED; returns their ids.
+
+    Marking comes before sending, because a worker may take and reschedule
+    an event as soon as its job is sent, and a later mark would undo that.
+    An event taken from a dead worker returns to ENQUEUED, so a new worker
+    can claim it.
+    """
+    now = utcnow()
     statement = (
         select(OutboxEvent.id)
-        .where(_publishable(utcnow()))
+        .where(_publishable(now))
         .order_by(col(OutboxEvent.sequence))
         .limit(limit)
     )
-    return list(await session.exec(statement))
+    event_ids = list(await session.exec(statement))
+    if event_ids:
+        await session.exec(  # type: ignore[call-overload]
+            update(OutboxEvent)
+            .where(col(OutboxEvent.id).in_(event_ids))
+            .where(_publishable(now))
+            .values(status=EventStatus.ENQUEUED, enqueued_at=now, claimed_at=None)
+        )
+    await session.commit()
+    return event_ids
 
 
-async def mark_enqueued(session: AsyncSession, event_ids: list[uuid.UUID]) -> None:
-    """Record that the jobs of these events were sent, unless a worker took them."""
+async def release_unsent(session: AsyncSession, event_ids: list[uuid.UUID]) -> None:
+    """Put back to PENDING the reserved events whose job could not be sent."""
     if not event_ids:
         return
-    now = utcnow()
     await session.exec(  # type: ignore[call-overload]
         update(OutboxEvent)
         .where(col(OutboxEvent.id).in_(event_ids))
-        .where(col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]))
-        .values(status=EventStatus.ENQUEUED, enqueued_at=now)
+        .where(col(OutboxEvent.status) == EventStatus.ENQUEUED)
+        .values(status=EventStatus.PENDING, enqueued_at=None)
     )
-    await session.exec(  # type: ignore[call-overload]
-        update(OutboxEvent)
-        .where(col(OutboxEvent.id).in_(event_ids))
-        .where(col(OutboxEvent.status) == EventStatus.RUNNING)
-        .values(claimed_at=now - CLAIM_EXPIRES + REPUBLISH_AFTER)
-    )
+    await session.commit()
 
 
 async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | None:
