@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from domain.scim import errors
-from domain.scim.payloads import get_key, parse_int
+from domain.scim.payloads import filter_literal, get_key, parse_int
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,14 @@ class Listing:
     #: incomplete listing must never be used to delete anything.
     complete: bool = True
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ScimResponse:
+    """A successful response: its status and its JSON body, None when empty."""
+
+    status: int
+    body: dict[str, Any] | None
 
 
 class ScimClient:
@@ -90,7 +98,19 @@ class ScimClient:
         json: dict[str, Any] | None = None,
         params: dict[str, str | int] | None = None,
     ) -> dict[str, Any] | None:
-        """Send one request and return its JSON body, or None for an empty body.
+        """Send one request and return its JSON body, or None for an empty body."""
+        response = await self.send(method, path, json=json, params=params)
+        return response.body
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str | int] | None = None,
+    ) -> ScimResponse:
+        """Send one request and return its status and JSON body.
 
         Raises a `ScimError` subclass for every failure, chained to its cause.
         """
@@ -118,7 +138,7 @@ class ScimClient:
         logger.debug("SCIM %s %s returned %s.", method, url, response.status_code)
         if response.is_error or response.is_redirect:
             raise _status_error(response, method, url)
-        return _json_body(response, method, url)
+        return ScimResponse(response.status_code, _json_body(response, method, url))
 
     async def get(self, path: str, **params: str | int) -> dict[str, Any]:
         body = await self.request("GET", path, params=params or None)
@@ -141,15 +161,40 @@ class ScimClient:
             )
         return body
 
-    async def delete(self, endpoint: str, scim_id: str) -> None:
-        await self.request("DELETE", f"{endpoint}/{quote(scim_id, safe='')}")
+    async def get_resource(self, endpoint: str, scim_id: str) -> dict[str, Any]:
+        """GET one resource by its id (RFC 7644 3.4.1)."""
+        return await self.get(_resource_path(endpoint, scim_id))
+
+    async def replace(
+        self, endpoint: str, scim_id: str, payload: dict[str, Any]
+    ) -> ScimResponse:
+        """PUT `payload` in place of a resource (RFC 7644 3.5.1).
+
+        The target should respond 200 with the resource, but the body may be None.
+        """
+        return await self.send("PUT", _resource_path(endpoint, scim_id), json=payload)
+
+    async def patch(
+        self, endpoint: str, scim_id: str, payload: dict[str, Any]
+    ) -> ScimResponse:
+        """PATCH a resource (RFC 7644 3.5.2).
+
+        Targets respond 204 without a body or 200 with the resource, so the body
+        may be None.
+        """
+        return await self.send("PATCH", _resource_path(endpoint, scim_id), json=payload)
+
+    async def delete(self, endpoint: str, scim_id: str) -> int:
+        """DELETE a resource (RFC 7644 3.6) and return the status, usually 204."""
+        response = await self.send("DELETE", _resource_path(endpoint, scim_id))
+        return response.status
 
     async def search(
         self, endpoint: str, attribute: str, value: str
     ) -> list[dict[str, Any]]:
         """Return the resources whose `attribute` equals `value` (RFC 7644 3.4.2.2)."""
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        body = await self.get(endpoint, filter=f'{attribute} eq "{escaped}"')
+        literal = filter_literal(value)
+        body = await self.get(endpoint, filter=f'{attribute} eq "{literal}"')
         return _resources_of(body)
 
     async def list_all(
@@ -200,6 +245,10 @@ class ScimClient:
 
         _mark_incomplete(listing, f"paging went past {MAX_PAGES} pages")
         return listing
+
+
+def _resource_path(endpoint: str, scim_id: str) -> str:
+    return f"{endpoint}/{quote(scim_id, safe='')}"
 
 
 def _mark_incomplete(listing: Listing, problem: str) -> None:
