@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     scim_timeout: float = 15.0
     #: Resources asked for per page when listing a target's users and groups.
     scim_page_size: int = 100
+    #: Group members added or removed by one PATCH request at most; a target
+    #: announcing a smaller `bulk.maxOperations` gets that many instead.
+    # NOTE: 100 is a guess at a size every target accepts; no standard sets one.
+    scim_members_per_request: int = Field(default=100, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

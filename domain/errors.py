@@ -67,6 +67,12 @@ class AlreadyExists(DomainError):
     code = ErrorCode.ALREADY_EXISTS
 
 
+class AlreadyLinked(DomainError):
+    """Raised when a link would take an account, user, group or folder from another."""
+
+    code = ErrorCode.ALREADY_LINKED
+
+
 class NotConnected(DomainError):
     """Raised when a provisioning action needs a connected SCIM target."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -126,18 +126,25 @@ async def list_folders(
     """List folders by name, optionally those holding a user or an application."""
     statement = select(Folder).order_by(col(Folder.name_key), col(Folder.id))
     if search:
-        statement = statement.where(
-            col(Folder.name_key).like(like_pattern(search), escape="\\")
-        )
+        statement = statement.where(folder_search_clause(search))
     if user_id is not None:
         members = select(FolderUser.folder_id).where(FolderUser.user_id == user_id)
         statement = statement.where(col(Folder.id).in_(members))
     if application_id is not None:
-        holders = select(FolderApplication.folder_id).where(
-            FolderApplication.application_id == application_id
-        )
-        statement = statement.where(col(Folder.id).in_(holders))
+        statement = statement.where(holds_application_clause(application_id))
     return await fetch_page(session, statement, page)
+
+
+def holds_application_clause(application_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL condition on `Folder`: the application is in the folder."""
+    holders = select(FolderApplication.folder_id).where(
+        FolderApplication.application_id == application_id
+    )
+    return col(Folder.id).in_(holders)
+
+
+def folder_search_clause(search: str) -> ColumnElement[bool]:
+    return col(Folder.name_key).like(like_pattern(search), escape="\\")
 
 
 async def count_folder_members(

@@ -8,6 +8,7 @@ database under test; the suite drops and recreates that database's schema.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import tempfile
@@ -30,9 +31,11 @@ from sqlmodel import SQLModel  # noqa: E402
 from domain.config import get_settings  # noqa: E402
 from domain.db import create_engine, session_scope  # noqa: E402
 from domain.migrate import upgrade_database  # noqa: E402
+from domain.scim.payloads import GROUP_SCHEMA  # noqa: E402
 from domain.tokens import create_token  # noqa: E402
 from tests.support.graphql import GraphQLClient  # noqa: E402
 from tests.support.scim2_server import Scim2Server  # noqa: E402
+from tests.support.scimmy_server import ScimmyServer  # noqa: E402
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.fake_scim"]
 
@@ -94,5 +97,48 @@ async def api(api_token: str) -> AsyncIterator[GraphQLClient]:
 @pytest.fixture(scope="session")
 def scim2_server() -> Iterator[Scim2Server]:
     server = Scim2Server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def scimmy_server() -> Iterator[ScimmyServer]:
+    server = ScimmyServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def put_only_server(
+    scim2_server: Scim2Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Scim2Server]:
+    """A scim2-server whose ServiceProviderConfig says it has no PATCH."""
+    config = scim2_server.tenant().get("/ServiceProviderConfig")
+    config["patch"] = {"supported": False}
+    path = tmp_path_factory.mktemp("scim2") / "put-only-config.json"
+    path.write_text(json.dumps(config))
+    server = Scim2Server.start("--service-provider-config", str(path))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def unique_group_names_server(
+    scim2_server: Scim2Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Scim2Server]:
+    """A scim2-server whose Group schema makes displayName unique, so it sends 409s.
+
+    RFC 7643 4.2 leaves group names non-unique, and scim2-server follows it
+    unless its schema says otherwise.
+    """
+    schemas = scim2_server.tenant().get("/Schemas")["Resources"]
+    for schema in schemas:
+        if schema["id"] == GROUP_SCHEMA:
+            for attribute in schema["attributes"]:
+                if attribute["name"] == "displayName":
+                    attribute["uniqueness"] = "server"
+    path = tmp_path_factory.mktemp("scim2") / "unique-group-names.json"
+    path.write_text(json.dumps(schemas))
+    server = Scim2Server.start("--schema", str(path))
     yield server
     server.stop()

@@ -9,12 +9,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.automation.state import AccessState, update_changes
 from domain.errors import DomainError, ErrorCode
 from domain.models import TicketAction
+from domain.provisioning.account_actions import delete_account
 from domain.provisioning.account_creation import create_account
 from domain.provisioning.account_writes import (
     DEACTIVATE_ACCOUNT,
     UPDATE_ACCOUNT,
     change_account,
-    delete_account_in_target,
 )
 
 
@@ -52,11 +52,11 @@ async def perform(
         )
 
     if action is TicketAction.DELETE_ACCOUNT:
-        existed = await delete_account_in_target(session, account, trigger=trigger)
+        deleted = await delete_account(session, account.id, trigger=trigger)
         return (
-            f"Account {account.user_name!r} was deleted."
-            if existed
-            else f"Account {account.user_name!r} was already gone from the target."
+            f"Account {account.user_name!r} was already gone from the target."
+            if deleted.already_deleted
+            else f"Account {account.user_name!r} was deleted."
         )
     if action is TicketAction.DEACTIVATE_ACCOUNT:
         await change_account(

@@ -106,6 +106,8 @@ class ScimGroup(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("application_id", "scim_id"),
         UniqueConstraint("application_id", "folder_id"),
+        Index("ix_scim_groups_app_display_name", "application_id", "display_name_key"),
+        Index("ix_scim_groups_app_external", "application_id", "external_uuid"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -114,6 +116,9 @@ class ScimGroup(SQLModel, table=True):
     display_name: str
     display_name_key: str
     external_id: str | None = None
+    #: `external_id` read as a UUID, when it is one: the SmartLink folder id
+    #: that this product sends as a group's externalId.
+    external_uuid: uuid.UUID | None = None
     #: SCIM ids of the member resources, as the target listed them.
     member_ids: list[str] = Field(default_factory=list, sa_type=JSONColumn)
     raw: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
@@ -174,6 +179,9 @@ class ProvisioningOperation(SQLModel, table=True):
     lock_key: str | None = Field(default=None, unique=True)
     target_status: int | None = None
     error: str | None = None
+    #: What the operation changed when that is not plain from its action, such
+    #: as the number of members a PATCH added, or a 404 taken as already gone.
+    detail: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -10,12 +10,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
 from domain.errors import DomainError, ErrorCode
-from domain.models import ProvisioningOperation, ScimAccount, User
+from domain.models import ScimAccount, User
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.matching import match_accounts
 from domain.provisioning.mirror import upsert_account
-from domain.provisioning.operations import Subject, fail, start_operation, succeed
-from domain.provisioning.target_errors import target_error
+from domain.provisioning.operations import (
+    Subject,
+    fail,
+    record_local_change,
+    record_target_failure,
+    start_operation,
+    succeed,
+)
 from domain.scim.client import ScimClient
 from domain.scim.errors import ScimConflict, ScimError, ScimTLSError, ScimTransportError
 from domain.scim.payloads import account_fields, user_payload
@@ -69,12 +75,9 @@ async def create_account(
             else:
                 resource, status = await _post_or_adopt(client, user)
     except ScimError as exc:
-        error = target_error(exc, f"create the account of {user.email!r}")
-        fail(operation, error)
-        operation.target_status = getattr(exc, "status", None)
-        await session.commit()
         logger.info("Creating account of user %s failed: %s", user.id, exc)
-        raise error from exc
+        doing = f"create the account of {user.email!r}"
+        raise await record_target_failure(session, operation, exc, doing) from exc
 
     account = await upsert_account(session, application_id, resource)
     if account.user_id is not None and account.user_id != user.id:
@@ -105,15 +108,13 @@ async def _link_existing(
     if account.user_id == user.id:
         return account
     account.user_id = user.id
-    operation = ProvisioningOperation(
+    subject = Subject(
         application_id=account.application_id,
-        action=LINK_ACCOUNT,
         trigger=trigger,
         user_id=user.id,
-        attempts=0,
+        scim_id=account.scim_id,
     )
-    succeed(operation, scim_id=account.scim_id, status=None)
-    session.add(operation)
+    record_local_change(session, subject, LINK_ACCOUNT)
     await session.commit()
     return account
 

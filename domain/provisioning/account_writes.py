@@ -1,4 +1,4 @@
-"""Changes to an existing account in the target: update, deactivate, delete.
+"""Changes to an existing account in the target: update and deactivate.
 
 Each write is logged as a provisioning operation and applied to the mirror
 as soon as the target accepts it.
@@ -12,20 +12,26 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.models import ScimAccount, ScimConnection, User
+from domain.provisioning.capabilities import supports_patch
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import apply_account
-from domain.provisioning.operations import Subject, fail, start_operation, succeed
-from domain.provisioning.target_errors import target_error
+from domain.provisioning.operations import (
+    Subject,
+    record_target_failure,
+    start_operation,
+    succeed,
+)
 from domain.scim.client import ScimClient
-from domain.scim.errors import ScimError, ScimNotFound
-from domain.scim.payloads import get_key, parse_bool
+from domain.scim.errors import ScimError
+from domain.scim.payloads import get_key
 
 logger = logging.getLogger(__name__)
+
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 UPDATE_ACCOUNT = "UPDATE_ACCOUNT"
 DEACTIVATE_ACCOUNT = "DEACTIVATE_ACCOUNT"
 ACTIVATE_ACCOUNT = "ACTIVATE_ACCOUNT"
-DELETE_ACCOUNT = "DELETE_ACCOUNT"
 
 
 def desired_attributes(user: User, active: bool) -> dict[str, Any]:
@@ -64,19 +70,14 @@ def attribute_changes(account: ScimAccount, user: User, active: bool) -> dict[st
     }
 
 
-def supports_patch(connection: ScimConnection) -> bool:
-    patch = get_key(connection.service_provider_config or {}, "patch")
-    return parse_bool(get_key(patch, "supported")) is not False
-
-
-def patch_operations(changes: dict[str, Any]) -> list[dict[str, Any]]:
-    """Turn attribute changes into `replace` operations, lowercase as RFC 7644 sends."""
+def patch_request(changes: dict[str, Any]) -> dict[str, Any]:
+    """Build a PatchOp of `replace` operations, lowercase as RFC 7644 writes them."""
     operations = []
     for path, value in changes.items():
         if path == "emails":
             value = [{"value": value, "type": "work", "primary": True}]
         operations.append({"op": "replace", "path": path, "value": value})
-    return operations
+    return {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
 
 
 def _merged_resource(
@@ -131,19 +132,18 @@ async def change_account(
     """Write attribute `changes` to the account in the target and the mirror."""
     connection = await require_connection(session, account.application_id)
     subject = Subject(
-        application_id=account.application_id, trigger=trigger, user_id=account.user_id
+        application_id=account.application_id,
+        trigger=trigger,
+        user_id=account.user_id,
+        scim_id=account.scim_id,
     )
     operation = await start_operation(session, subject, action)
     try:
         async with open_client(connection) as client:
             resource = await _write_changes(client, connection, account, changes)
     except ScimError as exc:
-        error = target_error(exc, f"update account {account.user_name!r}")
-        fail(operation, error)
-        operation.target_status = error.status
-        operation.scim_id = account.scim_id
-        await session.commit()
-        raise error from exc
+        doing = f"update account {account.user_name!r}"
+        raise await record_target_failure(session, operation, exc, doing) from exc
 
     apply_account(account, resource)
     session.add(account)
@@ -151,36 +151,3 @@ async def change_account(
     await session.commit()
     logger.info("%s %r: %s.", action, account.scim_id, ", ".join(changes))
     return account
-
-
-async def delete_account_in_target(
-    session: AsyncSession, account: ScimAccount, *, trigger: str
-) -> bool:
-    """DELETE the account in the target and drop it from the mirror.
-
-    Returns False when the target had already deleted it (404), which counts
-    as success.
-    """
-    connection = await require_connection(session, account.application_id)
-    subject = Subject(
-        application_id=account.application_id, trigger=trigger, user_id=account.user_id
-    )
-    operation = await start_operation(session, subject, DELETE_ACCOUNT)
-    existed = True
-    try:
-        async with open_client(connection) as client:
-            await client.delete("Users", account.scim_id)
-    except ScimNotFound:
-        existed = False
-    except ScimError as exc:
-        error = target_error(exc, f"delete account {account.user_name!r}")
-        fail(operation, error)
-        operation.target_status = error.status
-        operation.scim_id = account.scim_id
-        await session.commit()
-        raise error from exc
-
-    succeed(operation, scim_id=account.scim_id, status=204 if existed else 404)
-    await session.delete(account)
-    await session.commit()
-    return existed

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, not_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import NotFound
 from domain.models import ScimAccount
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
+from domain.provisioning.matching import account_has_suggestion_clause
 
 
 async def get_account(
@@ -32,8 +33,13 @@ async def list_accounts(
     *,
     search: str | None = None,
     linked: bool | None = None,
+    suggested: bool | None = None,
 ) -> Page[ScimAccount]:
-    """List mirrored accounts by userName; `search` matches userName, names, email."""
+    """List mirrored accounts by userName; `search` matches userName, names, email.
+
+    `suggested` true keeps the unlinked accounts that a user could be linked
+    to (see `domain.provisioning.matching`), false keeps the others.
+    """
     statement = (
         select(ScimAccount)
         .where(ScimAccount.application_id == application_id)
@@ -54,4 +60,8 @@ async def list_accounts(
         statement = statement.where(col(ScimAccount.user_id).is_not(None))
     if linked is False:
         statement = statement.where(col(ScimAccount.user_id).is_(None))
+    if suggested is True:
+        statement = statement.where(account_has_suggestion_clause(application_id))
+    if suggested is False:
+        statement = statement.where(not_(account_has_suggestion_clause(application_id)))
     return await fetch_page(session, statement, page)

@@ -7,8 +7,30 @@ import uuid
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.errors import NotFound
 from domain.models import ScimGroup
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
+
+
+async def get_group(
+    session: AsyncSession, group_id: uuid.UUID, field: str = "groupId"
+) -> ScimGroup:
+    group = await session.get(ScimGroup, group_id)
+    if group is None:
+        raise NotFound(
+            f"Group {group_id} was not found; refresh the Groups tab.", field=[field]
+        )
+    return group
+
+
+async def linked_group(
+    session: AsyncSession, application_id: uuid.UUID, folder_id: uuid.UUID
+) -> ScimGroup | None:
+    """Return the application's group linked to the folder, if any."""
+    statement = select(ScimGroup).where(
+        ScimGroup.application_id == application_id, ScimGroup.folder_id == folder_id
+    )
+    return (await session.exec(statement)).first()
 
 
 async def list_groups(

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,6 +75,68 @@ def best_match(user: User, accounts: Sequence[ScimAccount]) -> ScimAccount | Non
         [a for a in unlinked if a.external_uuid == user.id],
         [a for a in unlinked if a.user_name_key == user.email_key],
         [a for a in unlinked if a.email_key == user.email_key],
+    )
+    for matches in rules:
+        if matches:
+            return matches[0]
+    return None
+
+
+def _free_user_clause(application_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL condition on `User`: no account of the application is linked to it."""
+    linked = aliased(ScimAccount)
+    return ~exists().where(
+        col(linked.application_id) == application_id,
+        col(linked.user_id) == col(User.id),
+    )
+
+
+def account_has_suggestion_clause(application_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL condition on `ScimAccount`: unlinked, and some free user matches it."""
+    return and_(
+        col(ScimAccount.user_id).is_(None),
+        exists().where(
+            _free_user_clause(application_id),
+            or_(
+                col(User.id) == col(ScimAccount.external_uuid),
+                col(User.email_key) == col(ScimAccount.user_name_key),
+                col(User.email_key) == col(ScimAccount.email_key),
+            ),
+        ),
+    )
+
+
+async def suggest_users(
+    session: AsyncSession, application_id: uuid.UUID, accounts: Sequence[ScimAccount]
+) -> dict[uuid.UUID, User]:
+    """Return a user to link to each unlinked account, by account id.
+
+    A user is suggested when no account of the application is linked to it
+    and it matches by the rules above. One query serves all the accounts.
+    """
+    unlinked = [account for account in accounts if account.user_id is None]
+    if not unlinked:
+        return {}
+    ids = [a.external_uuid for a in unlinked if a.external_uuid is not None]
+    emails = {a.user_name_key for a in unlinked}
+    emails.update(a.email_key for a in unlinked if a.email_key)
+    statement = select(User).where(
+        _free_user_clause(application_id),
+        or_(col(User.id).in_(ids), col(User.email_key).in_(emails)),
+    )
+    candidates = list(await session.exec(statement))
+    return {
+        account.id: user
+        for account in unlinked
+        if (user := _best_user(account, candidates)) is not None
+    }
+
+
+def _best_user(account: ScimAccount, users: Sequence[User]) -> User | None:
+    rules = (
+        [u for u in users if account.external_uuid == u.id],
+        [u for u in users if account.user_name_key == u.email_key],
+        [u for u in users if account.email_key == u.email_key],
     )
     for matches in rules:
         if matches:

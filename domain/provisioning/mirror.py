@@ -7,6 +7,7 @@ refreshes and the product's own writes keep it current.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ def apply_group(group: ScimGroup, resource: dict[str, Any]) -> ScimGroup:
     group.display_name = fields.display_name
     group.display_name_key = fields.display_name.lower()
     group.external_id = fields.external_id
+    group.external_uuid = _as_uuid(fields.external_id)
     group.member_ids = fields.member_ids
     group.raw = resource
     group.refreshed_at = utcnow()
@@ -77,6 +79,28 @@ async def upsert_account(
     apply_account(account, resource)
     await session.flush()
     return account
+
+
+async def upsert_group(
+    session: AsyncSession, application_id: uuid.UUID, resource: dict[str, Any]
+) -> ScimGroup:
+    """Insert or update the mirror row of one SCIM Group resource."""
+    scim_id = group_fields(resource).scim_id
+    statement = select(ScimGroup).where(
+        ScimGroup.application_id == application_id, ScimGroup.scim_id == scim_id
+    )
+    group = (await session.exec(statement)).first()
+    if group is None:
+        group = ScimGroup(
+            application_id=application_id,
+            scim_id=scim_id,
+            display_name="",
+            display_name_key="",
+        )
+        session.add(group)
+    apply_group(group, resource)
+    await session.flush()
+    return group
 
 
 async def replace_accounts(
@@ -163,3 +187,25 @@ async def accounts_by_ids(
         return {}
     rows = await session.exec(select(ScimAccount).where(col(ScimAccount.id).in_(ids)))
     return {account.id: account for account in rows}
+
+
+#: SCIM ids sent in one IN clause, well under the bound-parameter limits of
+#: SQLite (32,766) and PostgreSQL (32,767).
+IN_CLAUSE_SIZE = 1_000
+
+
+async def accounts_by_scim_ids(
+    session: AsyncSession, application_id: uuid.UUID, scim_ids: Sequence[str]
+) -> dict[str, ScimAccount]:
+    """Return the application's mirrored accounts among `scim_ids`, by SCIM id."""
+    found: dict[str, ScimAccount] = {}
+    unique = list(dict.fromkeys(scim_ids))
+    for start in range(0, len(unique), IN_CLAUSE_SIZE):
+        statement = select(ScimAccount).where(
+            ScimAccount.application_id == application_id,
+            col(ScimAccount.scim_id).in_(unique[start : start + IN_CLAUSE_SIZE]),
+        )
+        found.update(
+            {account.scim_id: account for account in await session.exec(statement)}
+        )
+    return found

@@ -15,6 +15,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.models import OperationStatus, ProvisioningOperation
 from domain.models.columns import utcnow
 from domain.pagination import Page, PageRequest, fetch_page
+from domain.provisioning.target_errors import target_error
 from domain.scim.errors import ScimError, ScimResponseError
 
 #: An operation still running after this long is taken as abandoned by a
@@ -30,6 +31,8 @@ class Subject:
     trigger: str
     user_id: uuid.UUID | None = None
     folder_id: uuid.UUID | None = None
+    #: The target's resource, when the operation acts on one that exists.
+    scim_id: str | None = None
 
 
 async def start_operation(
@@ -37,10 +40,12 @@ async def start_operation(
 ) -> ProvisioningOperation:
     """Record a RUNNING operation, holding its lock until it finishes.
 
-    Raises `DomainError` with code IN_PROGRESS when the same action on the same
-    object is already running, so a second click does not write twice.
+    The lock covers the action on the subject's SCIM resource, else on its user
+    or folder. Raises `DomainError` with code IN_PROGRESS when the same action
+    on the same object is already running, so a second click does not write
+    twice.
     """
-    target = subject.user_id or subject.folder_id
+    target = subject.scim_id or subject.user_id or subject.folder_id
     lock_key = f"{subject.application_id}:{action}:{target}"
     await _expire_abandoned_lock(session, lock_key)
     operation = ProvisioningOperation(
@@ -49,6 +54,7 @@ async def start_operation(
         trigger=subject.trigger,
         user_id=subject.user_id,
         folder_id=subject.folder_id,
+        scim_id=subject.scim_id,
         status=OperationStatus.RUNNING,
         attempts=1,
         lock_key=lock_key,
@@ -86,12 +92,29 @@ async def _expire_abandoned_lock(session: AsyncSession, lock_key: str) -> None:
     )
 
 
+async def discard_operation(
+    session: AsyncSession, operation: ProvisioningOperation
+) -> None:
+    """Delete an operation that sent nothing, releasing its lock.
+
+    For a request that took the lock only to find that another request had
+    already done the work while it waited.
+    """
+    await session.delete(operation)
+    await session.commit()
+
+
 def succeed(
-    operation: ProvisioningOperation, *, scim_id: str | None, status: int | None
+    operation: ProvisioningOperation,
+    *,
+    scim_id: str | None,
+    status: int | None,
+    detail: str | None = None,
 ) -> None:
     operation.status = OperationStatus.SUCCEEDED
     operation.scim_id = scim_id
     operation.target_status = status
+    operation.detail = detail
     _finish(operation)
 
 
@@ -101,6 +124,47 @@ def fail(operation: ProvisioningOperation, exc: ScimError | DomainError) -> None
     if isinstance(exc, ScimResponseError):
         operation.target_status = exc.status
     _finish(operation)
+
+
+async def record_target_failure(
+    session: AsyncSession,
+    operation: ProvisioningOperation,
+    exc: ScimError,
+    doing: str,
+) -> DomainError:
+    """Mark the operation FAILED by `exc`, commit, and return the error to raise.
+
+    `doing` is a verb phrase for the message, such as "delete the account 'x'".
+    """
+    error = target_error(exc, doing)
+    fail(operation, error)
+    if isinstance(exc, ScimResponseError):
+        operation.target_status = exc.status
+    await session.commit()
+    return error
+
+
+def record_local_change(
+    session: AsyncSession, subject: Subject, action: str
+) -> ProvisioningOperation:
+    """Add a SUCCEEDED operation for a change made in SmartLink only.
+
+    Links between accounts and users, or groups and folders, send nothing to
+    the target. They are logged with no attempts, so the log still shows who
+    linked what.
+    """
+    operation = ProvisioningOperation(
+        application_id=subject.application_id,
+        action=action,
+        trigger=subject.trigger,
+        user_id=subject.user_id,
+        folder_id=subject.folder_id,
+        attempts=0,
+        started_at=utcnow(),
+    )
+    succeed(operation, scim_id=subject.scim_id, status=None)
+    session.add(operation)
+    return operation
 
 
 def _finish(operation: ProvisioningOperation) -> None:

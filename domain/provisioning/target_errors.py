@@ -47,6 +47,11 @@ def _classify(exc: scim.ScimError) -> tuple[ErrorCode, str]:
         )
     if isinstance(exc, scim.ScimRateLimited | scim.ScimServerError):
         return ErrorCode.TARGET_FAILED, "The target failed; retry in a moment."
+    if isinstance(exc, scim.ScimConflict):
+        return ErrorCode.ALREADY_EXISTS, (
+            "The target already has a resource with the same unique value; "
+            "refresh the tabs and associate that resource instead."
+        )
     if isinstance(exc, scim.ScimNotFound):
         return ErrorCode.TARGET_REJECTED, (
             "Check that the base URL is the application's SCIM endpoint."

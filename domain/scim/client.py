@@ -18,12 +18,11 @@ from urllib.parse import quote
 import httpx
 
 from domain.scim import errors
-from domain.scim.payloads import get_key, parse_int
+from domain.scim.payloads import filter_literal, get_key, parse_int
 
 logger = logging.getLogger(__name__)
 
 SCIM_CONTENT_TYPE = "application/scim+json"
-PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 #: Pages read at most from one listing; a target that pages past this is
 #: reported as incomplete rather than read forever.
@@ -45,6 +44,14 @@ class Listing:
     #: incomplete listing must never be used to delete anything.
     complete: bool = True
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ScimResponse:
+    """A successful response: its status and its JSON body, None when empty."""
+
+    status: int
+    body: dict[str, Any] | None
 
 
 class ScimClient:
@@ -91,7 +98,19 @@ class ScimClient:
         json: dict[str, Any] | None = None,
         params: dict[str, str | int] | None = None,
     ) -> dict[str, Any] | None:
-        """Send one request and return its JSON body, or None for an empty body.
+        """Send one request and return its JSON body, or None for an empty body."""
+        response = await self.send(method, path, json=json, params=params)
+        return response.body
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str | int] | None = None,
+    ) -> ScimResponse:
+        """Send one request and return its status and JSON body.
 
         Raises a `ScimError` subclass for every failure, chained to its cause.
         """
@@ -119,7 +138,7 @@ class ScimClient:
         logger.debug("SCIM %s %s returned %s.", method, url, response.status_code)
         if response.is_error or response.is_redirect:
             raise _status_error(response, method, url)
-        return _json_body(response, method, url)
+        return ScimResponse(response.status_code, _json_body(response, method, url))
 
     async def get(self, path: str, **params: str | int) -> dict[str, Any]:
         body = await self.request("GET", path, params=params or None)
@@ -142,36 +161,40 @@ class ScimClient:
             )
         return body
 
-    async def delete(self, endpoint: str, scim_id: str) -> None:
-        await self.request("DELETE", _resource_path(endpoint, scim_id))
-
     async def get_resource(self, endpoint: str, scim_id: str) -> dict[str, Any]:
+        """GET one resource by its id (RFC 7644 3.4.1)."""
         return await self.get(_resource_path(endpoint, scim_id))
 
-    async def patch(
-        self, endpoint: str, scim_id: str, operations: list[dict[str, Any]]
-    ) -> dict[str, Any] | None:
-        """Send a PatchOp (RFC 7644 3.5.2); returns the resource if the target did.
-
-        Targets answer either 200 with the resource or 204 with no body.
-        """
-        body = {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
-        return await self.request("PATCH", _resource_path(endpoint, scim_id), json=body)
-
     async def replace(
-        self, endpoint: str, scim_id: str, resource: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """PUT the whole resource (RFC 7644 3.5.1)."""
-        return await self.request(
-            "PUT", _resource_path(endpoint, scim_id), json=resource
-        )
+        self, endpoint: str, scim_id: str, payload: dict[str, Any]
+    ) -> ScimResponse:
+        """PUT `payload` in place of a resource (RFC 7644 3.5.1).
+
+        The target should respond 200 with the resource, but the body may be None.
+        """
+        return await self.send("PUT", _resource_path(endpoint, scim_id), json=payload)
+
+    async def patch(
+        self, endpoint: str, scim_id: str, payload: dict[str, Any]
+    ) -> ScimResponse:
+        """PATCH a resource (RFC 7644 3.5.2).
+
+        Targets respond 204 without a body or 200 with the resource, so the body
+        may be None.
+        """
+        return await self.send("PATCH", _resource_path(endpoint, scim_id), json=payload)
+
+    async def delete(self, endpoint: str, scim_id: str) -> int:
+        """DELETE a resource (RFC 7644 3.6) and return the status, usually 204."""
+        response = await self.send("DELETE", _resource_path(endpoint, scim_id))
+        return response.status
 
     async def search(
         self, endpoint: str, attribute: str, value: str
     ) -> list[dict[str, Any]]:
         """Return the resources whose `attribute` equals `value` (RFC 7644 3.4.2.2)."""
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        body = await self.get(endpoint, filter=f'{attribute} eq "{escaped}"')
+        literal = filter_literal(value)
+        body = await self.get(endpoint, filter=f'{attribute} eq "{literal}"')
         return _resources_of(body)
 
     async def list_all(
@@ -192,8 +215,7 @@ class ScimClient:
 
         for _ in range(MAX_PAGES):
             body = await self.get(endpoint, startIndex=start, count=page_size)
-            items = _page_items(body)
-            resources = _with_ids(items, f"{self.base_url}/{endpoint}")
+            resources = _resources_of(body)
             total = parse_int(get_key(body, "totalResults"))
             listing.total = total if total is not None else listing.total
 
@@ -203,7 +225,7 @@ class ScimClient:
             if on_page is not None:
                 await on_page(len(listing.resources), listing.total)
 
-            if not items:
+            if not resources:
                 if total is not None and len(seen) < total:
                     _mark_incomplete(
                         listing,
@@ -211,7 +233,7 @@ class ScimClient:
                         f"of the {total} resources it announced",
                     )
                 return listing
-            if resources and not fresh:
+            if not fresh:
                 if total is None or len(seen) < total:
                     _mark_incomplete(
                         listing,
@@ -219,8 +241,7 @@ class ScimClient:
                         "resources already read",
                     )
                 return listing
-            # Resources without an id still take their place in the paging.
-            start += len(items)
+            start += len(resources)
 
         _mark_incomplete(listing, f"paging went past {MAX_PAGES} pages")
         return listing
@@ -237,26 +258,10 @@ def _mark_incomplete(listing: Listing, problem: str) -> None:
 
 
 def _resources_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in _page_items(body) if get_key(r, "id")]
-
-
-def _page_items(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the objects of a ListResponse's `Resources`, with or without ids."""
     resources = get_key(body, "Resources")
     if not isinstance(resources, list):
         return []
-    return [r for r in resources if isinstance(r, dict)]
-
-
-def _with_ids(items: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
-    resources = [r for r in items if get_key(r, "id")]
-    if len(resources) < len(items):
-        logger.warning(
-            "Skipped %d resources without an id listed by %s.",
-            len(items) - len(resources),
-            url,
-        )
-    return resources
+    return [r for r in resources if isinstance(r, dict) and get_key(r, "id")]
 
 
 def _connect_error(exc: httpx.ConnectError, method: str, url: str) -> errors.ScimError:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scim2_models import Context, Email, Name
+from scim2_models import Context, Email, GroupMember, Name, PatchOp, PatchOperation
+from scim2_models import Group as ScimGroup
 from scim2_models import User as ScimUser
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -60,16 +61,28 @@ def _text(value: Any) -> str | None:
 
 def primary_email(resource: dict[str, Any]) -> str | None:
     """Return the primary email, else the work one, else the first one listed."""
-    emails = [e for e in get_key(resource, "emails") or [] if isinstance(e, dict)]
-    values = [e for e in emails if _text(get_key(e, "value"))]
+    chosen = primary_or_work_email(resource)
+    if chosen is not None:
+        return chosen
+    values = _email_values(resource)
+    return _text(get_key(values[0], "value")) if values else None
+
+
+def primary_or_work_email(resource: dict[str, Any]) -> str | None:
+    """Return the primary email, else the first work email, else None."""
+    values = _email_values(resource)
     for candidate in (
         [e for e in values if parse_bool(get_key(e, "primary"))],
         [e for e in values if str(get_key(e, "type") or "").lower() == "work"],
-        values,
     ):
         if candidate:
             return _text(get_key(candidate[0], "value"))
     return None
+
+
+def _email_values(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    emails = [e for e in get_key(resource, "emails") or [] if isinstance(e, dict)]
+    return [e for e in emails if _text(get_key(e, "value"))]
 
 
 @dataclass(frozen=True)
@@ -151,4 +164,76 @@ def user_payload(
     payload: dict[str, Any] = user.model_dump(
         scim_ctx=Context.RESOURCE_CREATION_REQUEST
     )
+    return payload
+
+
+def group_payload(
+    *, display_name: str, external_id: str, member_ids: list[str]
+) -> dict[str, Any]:
+    """Build the body of a SCIM Group creation request (RFC 7643 4.2)."""
+    group = ScimGroup(
+        display_name=display_name,
+        external_id=external_id,
+        members=[GroupMember(value=member_id) for member_id in member_ids] or None,
+    )
+    payload: dict[str, Any] = group.model_dump(
+        scim_ctx=Context.RESOURCE_CREATION_REQUEST
+    )
+    return payload
+
+
+def add_members_patch(member_ids: list[str]) -> dict[str, Any]:
+    """Build a PATCH request adding members to a group (RFC 7644 3.5.2.1)."""
+    operation = PatchOperation[ScimGroup](
+        op=PatchOperation.Op.add,
+        path="members",
+        value=[{"value": member_id} for member_id in member_ids],
+    )
+    return _patch_request([operation])
+
+
+def remove_members_patch(member_ids: list[str]) -> dict[str, Any]:
+    """Build a PATCH request removing members from a group (RFC 7644 3.5.2.2).
+
+    Each member gets its own operation with a `members[value eq "..."]` path,
+    because some targets reject a `remove` that carries a value array.
+    """
+    operations = [
+        PatchOperation[ScimGroup](
+            op=PatchOperation.Op.remove,
+            path=f'members[value eq "{filter_literal(member_id)}"]',
+        )
+        for member_id in member_ids
+    ]
+    return _patch_request(operations)
+
+
+def _patch_request(operations: list[PatchOperation[ScimGroup]]) -> dict[str, Any]:
+    request = PatchOp[ScimGroup](operations=operations)
+    payload: dict[str, Any] = request.model_dump(
+        scim_ctx=Context.RESOURCE_PATCH_REQUEST
+    )
+    return payload
+
+
+def filter_literal(value: str) -> str:
+    """Escape a value for a quoted string of a SCIM filter (RFC 7644 3.4.2.2)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def group_replacement(
+    resource: dict[str, Any], member_ids: list[str]
+) -> dict[str, Any]:
+    """Build the body of a PUT that gives a group exactly `member_ids`.
+
+    Starts from the resource as the target returned it, so attributes this
+    product does not manage survive the replacement (RFC 7644 3.5.1). `meta` is
+    read-only, so it is left out.
+    """
+    payload = {
+        key: value
+        for key, value in resource.items()
+        if key.lower() not in ("meta", "members")
+    }
+    payload["members"] = [{"value": member_id} for member_id in member_ids]
     return payload

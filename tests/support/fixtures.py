@@ -11,6 +11,7 @@ from strawberry import relay
 
 from tests.support.graphql import GraphQLClient
 from tests.support.scim2_server import Scim2Server, ScimTenant
+from tests.support.scimmy_server import ScimmyServer
 
 CREATE_APPLICATION = """
 mutation($name: String!) {
@@ -48,6 +49,81 @@ mutation($applicationId: ID!, $baseUrl: String!, $token: String) {
 }
 """
 
+CREATE_FOLDER = """
+mutation($name: String!) {
+  createFolder(input: {name: $name}) { folder { id } errors { code message } }
+}
+"""
+
+ADD_USER_TO_FOLDER = """
+mutation($folderId: ID!, $userId: ID!) {
+  addUserToFolder(input: {folderId: $folderId, userId: $userId}) {
+    errors { code message }
+  }
+}
+"""
+
+ADD_APPLICATION_TO_FOLDER = """
+mutation($folderId: ID!, $applicationId: ID!) {
+  addApplicationToFolder(input: {folderId: $folderId, applicationId: $applicationId}) {
+    errors { code message }
+  }
+}
+"""
+
+REFRESH = """
+mutation($applicationId: ID!) {
+  refreshProvisioning(input: {applicationId: $applicationId}) {
+    refreshRun { id } errors { code message }
+  }
+}
+"""
+
+REFRESH_RUN = """
+query($id: ID!) {
+  node(id: $id) { ... on RefreshRun { id status error } }
+}
+"""
+
+ACCOUNT_IDS = """
+query($id: ID!) {
+  node(id: $id) {
+    ... on Application {
+      provisioning { accounts(first: 100) { edges { node { id userName } } } }
+    }
+  }
+}
+"""
+
+GROUP_IDS = """
+query($id: ID!) {
+  node(id: $id) {
+    ... on Application {
+      provisioning { groups(first: 100) { edges { node { id displayName } } } }
+    }
+  }
+}
+"""
+
+OPERATIONS = """
+query($id: ID!) {
+  node(id: $id) {
+    ... on Application {
+      provisioning {
+        operations(first: 100) {
+          edges {
+            node {
+              action status trigger scimId attempts targetStatus error detail
+              user { email } folder { name }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
 LAST_REFRESH = """
 query($id: ID!) {
   node(id: $id) {
@@ -76,6 +152,35 @@ def job_worker() -> Iterator[None]:
 @pytest.fixture
 def scim_target(scim2_server: Scim2Server) -> ScimTenant:
     return scim2_server.tenant()
+
+
+TARGETS = ("scim2-server", "scimmy")
+
+
+@pytest.fixture(params=TARGETS)
+def target(request: pytest.FixtureRequest) -> ScimTenant:
+    """An empty tenant of each real SCIM target in turn."""
+    fixture = "scim2_server" if request.param == "scim2-server" else "scimmy_server"
+    server: Scim2Server | ScimmyServer = request.getfixturevalue(fixture)
+    return server.tenant()
+
+
+@pytest.fixture(params=TARGETS)
+def unique_names_target(request: pytest.FixtureRequest) -> ScimTenant:
+    """A tenant of each target, both rejecting a duplicate group name with 409."""
+    fixture = (
+        "unique_group_names_server"
+        if request.param == "scim2-server"
+        else "scimmy_server"
+    )
+    server: Scim2Server | ScimmyServer = request.getfixturevalue(fixture)
+    return server.tenant()
+
+
+@pytest.fixture
+def put_only_target(put_only_server: Scim2Server) -> ScimTenant:
+    """A tenant of scim2-server announcing `patch.supported: false`."""
+    return put_only_server.tenant()
 
 
 async def create_application(api: GraphQLClient, name: str = "Acme CRM") -> str:
@@ -125,14 +230,6 @@ async def connect(
     return await wait_for_refresh(api, application_id)
 
 
-REFRESH = """
-mutation($applicationId: ID!) {
-  refreshProvisioning(input: {applicationId: $applicationId}) {
-    refreshRun { id status } errors { code message }
-  }
-}
-"""
-
 CREATE_ACCOUNT = """
 mutation($applicationId: ID!, $userId: ID!) {
   createAccount(input: {applicationId: $applicationId, userId: $userId}) {
@@ -146,15 +243,6 @@ mutation($applicationId: ID!, $userId: ID!) {
 def node_uuid(global_id: str) -> str:
     """Return the database UUID inside a Relay global id, as the domain stores it."""
     return relay.GlobalID.from_id(global_id).node_id
-
-
-async def refresh(api: GraphQLClient, application_id: str) -> dict[str, Any]:
-    """Queue a refresh of the application's mirror and wait for it to end."""
-    data = await api(REFRESH, applicationId=application_id)
-    assert data["refreshProvisioning"]["errors"] == []
-    run = await wait_for_refresh(api, application_id)
-    assert run["id"] == data["refreshProvisioning"]["refreshRun"]["id"]
-    return run
 
 
 async def create_account(
@@ -224,3 +312,61 @@ async def outbox_settled() -> bool:
     async with session_scope() as session:
         statement = select(OutboxEvent.id).where(col(OutboxEvent.status).in_(busy))
         return (await session.exec(statement)).first() is None
+
+
+async def refresh(
+    api: GraphQLClient, application_id: str, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Re-read the target into the mirror, and return the finished run."""
+    data = await api(REFRESH, applicationId=application_id)
+    assert data["refreshProvisioning"]["errors"] == []
+    run_id = data["refreshProvisioning"]["refreshRun"]["id"]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        run: dict[str, Any] = (await api(REFRESH_RUN, id=run_id))["node"]
+        if run["status"] in ("SUCCEEDED", "FAILED"):
+            return run
+        assert asyncio.get_running_loop().time() < deadline, f"refresh still {run}"
+        await asyncio.sleep(0.05)
+
+
+async def create_folder(api: GraphQLClient, name: str) -> str:
+    data = await api(CREATE_FOLDER, name=name)
+    assert data["createFolder"]["errors"] == []
+    folder_id: str = data["createFolder"]["folder"]["id"]
+    return folder_id
+
+
+async def add_user_to_folder(api: GraphQLClient, folder_id: str, user_id: str) -> None:
+    data = await api(ADD_USER_TO_FOLDER, folderId=folder_id, userId=user_id)
+    assert data["addUserToFolder"]["errors"] == []
+
+
+async def add_application_to_folder(
+    api: GraphQLClient, folder_id: str, application_id: str
+) -> None:
+    data = await api(
+        ADD_APPLICATION_TO_FOLDER, folderId=folder_id, applicationId=application_id
+    )
+    assert data["addApplicationToFolder"]["errors"] == []
+
+
+async def account_ids(api: GraphQLClient, application_id: str) -> dict[str, str]:
+    """Return the global ids of the mirrored accounts, by userName."""
+    data = await api(ACCOUNT_IDS, id=application_id)
+    edges = data["node"]["provisioning"]["accounts"]["edges"]
+    return {edge["node"]["userName"]: edge["node"]["id"] for edge in edges}
+
+
+async def group_ids(api: GraphQLClient, application_id: str) -> dict[str, str]:
+    """Return the global ids of the mirrored groups, by displayName."""
+    data = await api(GROUP_IDS, id=application_id)
+    edges = data["node"]["provisioning"]["groups"]["edges"]
+    return {edge["node"]["displayName"]: edge["node"]["id"] for edge in edges}
+
+
+async def operations(api: GraphQLClient, application_id: str) -> list[dict[str, Any]]:
+    """Return the application's provisioning log, newest first."""
+    data = await api(OPERATIONS, id=application_id)
+    edges = data["node"]["provisioning"]["operations"]["edges"]
+    return [edge["node"] for edge in edges]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,12 +85,9 @@ class ScimTenant:
     base_url: str
     token: str
 
-    def _client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return _http().request(method, self.base_url + path, headers=headers, **kwargs)
 
     def create_user(self, user_name: str, **attributes: Any) -> dict[str, Any]:
         payload = {
@@ -96,8 +95,7 @@ class ScimTenant:
             "userName": user_name,
             **attributes,
         }
-        with self._client() as client:
-            response = client.post("/Users", json=payload)
+        response = self._request("POST", "/Users", json=payload)
         assert response.status_code == 201, response.text
         resource: dict[str, Any] = response.json()
         return resource
@@ -114,26 +112,89 @@ class ScimTenant:
         return created
 
     def create_group(
-        self, display_name: str, members: list[str] = ()
-    ) -> dict[str, Any]:  # type: ignore[assignment]
+        self, display_name: str, members: Sequence[str] = (), **attributes: Any
+    ) -> dict[str, Any]:
         payload = {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
             "displayName": display_name,
             "members": [{"value": member} for member in members],
+            **attributes,
         }
-        with self._client() as client:
-            response = client.post("/Groups", json=payload)
+        response = self._request("POST", "/Groups", json=payload)
         assert response.status_code == 201, response.text
         resource: dict[str, Any] = response.json()
         return resource
 
+    def add_members(self, group_id: str, member_ids: Sequence[str]) -> None:
+        """PATCH members into a group, as another client of the target would."""
+        payload = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {
+                    "op": "add",
+                    "path": "members",
+                    "value": [{"value": member} for member in member_ids],
+                }
+            ],
+        }
+        response = self._request("PATCH", f"/Groups/{group_id}", json=payload)
+        assert response.status_code in (200, 204), response.text
+
     def delete_user(self, scim_id: str) -> None:
-        with self._client() as client:
-            assert client.delete(f"/Users/{scim_id}").status_code == 204
+        assert self._request("DELETE", f"/Users/{scim_id}").status_code == 204
+
+    def delete_group(self, scim_id: str) -> None:
+        assert self._request("DELETE", f"/Groups/{scim_id}").status_code == 204
+
+    def user(self, scim_id: str) -> dict[str, Any] | None:
+        """Return the User with this id, or None when the target has none."""
+        return self._resource(f"/Users/{scim_id}")
+
+    def group(self, scim_id: str) -> dict[str, Any] | None:
+        """Return the Group with this id, or None when the target has none."""
+        return self._resource(f"/Groups/{scim_id}")
+
+    def member_ids(self, group_id: str) -> set[str]:
+        group = self.group(group_id)
+        assert group is not None, f"the target has no group {group_id}"
+        return {member["value"] for member in group.get("members") or []}
 
     def users(self) -> list[dict[str, Any]]:
-        with self._client() as client:
-            response = client.get("/Users", params={"count": 1000})
+        return self._list("/Users")
+
+    def groups(self) -> list[dict[str, Any]]:
+        return self._list("/Groups")
+
+    def get(self, path: str) -> dict[str, Any]:
+        """GET a document of the tenant, such as /ServiceProviderConfig."""
+        document = self._resource(path)
+        assert document is not None, f"the target has no {path}"
+        return document
+
+    def _resource(self, path: str) -> dict[str, Any] | None:
+        response = self._request("GET", path)
+        if response.status_code == 404:
+            return None
         assert response.status_code == 200, response.text
-        resources: list[dict[str, Any]] = response.json().get("Resources", [])
-        return resources
+        resource: dict[str, Any] = response.json()
+        return resource
+
+    def _list(self, path: str) -> list[dict[str, Any]]:
+        """Read every resource of an endpoint, a page of 100 at a time."""
+        resources: list[dict[str, Any]] = []
+        while True:
+            params = {"startIndex": len(resources) + 1, "count": 100}
+            response = self._request("GET", path, params=params)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            page = body.get("Resources", [])
+            resources.extend(page)
+            if len(resources) >= body["totalResults"]:
+                return resources
+            assert page, f"{path} stopped at {len(resources)} resources"
+
+
+@functools.cache
+def _http() -> httpx.Client:
+    """Return one client for every tenant; creating one takes tens of milliseconds."""
+    return httpx.Client(timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 from strawberry import relay
@@ -26,6 +26,9 @@ from domain.provisioning import operations as operation_domain
 from domain.provisioning.access_tab import AccessEntry as AccessEntryModel
 from domain.provisioning.access_tab import list_access
 from domain.provisioning.connection import get_connection
+from domain.provisioning.folders_tab import FolderEntry as FolderEntryModel
+from domain.provisioning.folders_tab import list_folder_entries
+from domain.provisioning.matching import suggest_users
 from domain.provisioning.refresh import latest_refresh
 from domain.users import users_by_ids
 
@@ -108,11 +111,22 @@ class ScimAccount(relay.Node):
     user: User | None = strawberry.field(
         description="The SmartLink user linked to the account, if any."
     )
+    suggested_user: User | None = strawberry.field(
+        default=None,
+        description="For an unlinked account, a user with no account in the app "
+        "whose id is its externalId, or whose email is its userName or email; "
+        "link them with associateMembership.",
+    )
     raw: JSON = strawberry.field(description="The resource as the target returned it.")
     refreshed_at: datetime
 
     @classmethod
-    def from_model(cls, account: models.ScimAccount, user: User | None) -> Self:
+    def from_model(
+        cls,
+        account: models.ScimAccount,
+        user: User | None,
+        suggested_user: User | None = None,
+    ) -> Self:
         return cls(
             id=str(account.id),
             scim_id=account.scim_id,
@@ -124,6 +138,7 @@ class ScimAccount(relay.Node):
             active=account.active,
             external_id=account.external_id,
             user=user,
+            suggested_user=suggested_user,
             raw=account.raw,
             refreshed_at=account.refreshed_at,
         )
@@ -132,13 +147,19 @@ class ScimAccount(relay.Node):
     async def from_models(
         cls, info: Info, accounts: Sequence[models.ScimAccount]
     ) -> list[Self]:
-        """Convert accounts, loading their linked users in one query."""
+        """Convert accounts, loading linked and suggested users in two queries."""
+        session = info.context.session
         linked = [a.user_id for a in accounts if a.user_id is not None]
-        users = await users_by_ids(info.context.session, linked)
+        users = await users_by_ids(session, linked)
+        suggestions: dict[uuid.UUID, models.User] = {}
+        for application_id in {a.application_id for a in accounts}:
+            same_app = [a for a in accounts if a.application_id == application_id]
+            suggestions.update(await suggest_users(session, application_id, same_app))
         return [
             cls.from_model(
                 account,
                 User.from_model(users[account.user_id]) if account.user_id else None,
+                _user_or_none(suggestions.get(account.id)),
             )
             for account in accounts
         ]
@@ -210,6 +231,19 @@ class ScimGroup(relay.Node):
         return [next(converted) if row else None for row in rows]
 
 
+@strawberry.type(description="A folder holding the application, and its group.")
+class FolderEntry:
+    folder: Folder
+    present_in_app: bool = strawberry.field(
+        description="Whether the target has a group for the folder: the linked "
+        "one, or an unlinked one whose externalId is the folder's id or whose "
+        "displayName is the folder's name."
+    )
+    group: ScimGroup | None = strawberry.field(
+        description="That group; its `folder` is null while it is not linked."
+    )
+
+
 @strawberry.type(description="The discovery documents the target published.")
 class ScimSchema:
     service_provider_config: JSON
@@ -223,20 +257,32 @@ class ProvisioningOperation(relay.Node):
     action: str
     status: OperationStatusEnum  # type: ignore[valid-type]
     trigger: str = strawberry.field(description="Who or what asked for the write.")
-    scim_id: str | None
+    scim_id: str | None = strawberry.field(
+        description="The id of the account or group in the target, once known."
+    )
     user: User | None
-    attempts: int
+    folder: Folder | None
+    attempts: int = strawberry.field(
+        description="Times the write was tried; 0 for a link made in SmartLink only."
+    )
     target_status: int | None = strawberry.field(
         description="The HTTP status the target returned, if it answered."
     )
     error: str | None
+    detail: str | None = strawberry.field(
+        description="What the write changed when the action does not say, such as "
+        "the members a PATCH added, or a 404 taken as already deleted."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
 
     @classmethod
     def from_model(
-        cls, operation: models.ProvisioningOperation, user: User | None
+        cls,
+        operation: models.ProvisioningOperation,
+        user: User | None,
+        folder: Folder | None = None,
     ) -> Self:
         return cls(
             id=str(operation.id),
@@ -245,9 +291,11 @@ class ProvisioningOperation(relay.Node):
             trigger=operation.trigger,
             scim_id=operation.scim_id,
             user=user,
+            folder=folder,
             attempts=operation.attempts,
             target_status=operation.target_status,
             error=operation.error,
+            detail=operation.detail,
             created_at=operation.created_at,
             started_at=operation.started_at,
             finished_at=operation.finished_at,
@@ -257,11 +305,19 @@ class ProvisioningOperation(relay.Node):
     async def from_models(
         cls, info: Info, operations: Sequence[models.ProvisioningOperation]
     ) -> list[Self]:
-        linked = [o.user_id for o in operations if o.user_id is not None]
-        users = await users_by_ids(info.context.session, linked)
+        """Convert operations, loading their users and folders in two queries."""
+        session = info.context.session
+        users = await users_by_ids(
+            session, [o.user_id for o in operations if o.user_id is not None]
+        )
+        folders = await folders_by_ids(
+            session, [o.folder_id for o in operations if o.folder_id is not None]
+        )
         return [
             cls.from_model(
-                o, User.from_model(users[o.user_id]) if o.user_id in users else None
+                o,
+                _user_or_none(users.get(o.user_id) if o.user_id else None),
+                _folder_or_none(folders.get(o.folder_id) if o.folder_id else None),
             )
             for o in operations
         ]
@@ -304,6 +360,13 @@ class Provisioning:
         before: str | None = None,
         search: str | None = None,
         linked: bool | None = None,
+        suggested: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="True lists only the unlinked accounts with a "
+                "suggested user; false lists the other accounts."
+            ),
+        ] = None,
     ) -> Connection[ScimAccount]:
         page = await account_domain.list_accounts(
             info.context.session,
@@ -311,6 +374,7 @@ class Provisioning:
             page_request(first, after, last, before),
             search=search,
             linked=linked,
+            suggested=suggested,
         )
         nodes = iter(await ScimAccount.from_models(info, page.items))
         return Connection.from_page(page, lambda _: next(nodes))
@@ -355,6 +419,28 @@ class Provisioning:
         )
         nodes = iter(await ScimGroup.from_models(info, page.items))
         return Connection.from_page(page, lambda _: next(nodes))
+
+    @strawberry.field(
+        description="The Folders tab: folders holding the app, with their groups."
+    )
+    async def folders(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        search: str | None = None,
+        present: bool | None = None,
+    ) -> Connection[FolderEntry]:
+        page = await list_folder_entries(
+            info.context.session,
+            self.application_id,
+            page_request(first, after, last, before),
+            search=search,
+            present=present,
+        )
+        return Connection.from_page(page, _folder_entry)
 
     @strawberry.field(description="The Schema tab; null until connected.")
     async def schema(self, info: Info) -> ScimSchema | None:
@@ -402,3 +488,21 @@ def _access_entry(entry: AccessEntryModel) -> AccessEntry:
         linked = user if entry.account.user_id == entry.user.id else None
         account = ScimAccount.from_model(entry.account, linked)
     return AccessEntry(user=user, present_in_app=entry.present_in_app, account=account)
+
+
+def _folder_entry(entry: FolderEntryModel) -> FolderEntry:
+    group = None
+    folder = Folder.from_model(entry.folder)
+    if entry.group is not None:
+        # The matched group belongs to this folder, by link or by match.
+        linked = folder if entry.group.folder_id == entry.folder.id else None
+        group = ScimGroup.from_model(entry.group, linked)
+    return FolderEntry(folder=folder, present_in_app=entry.present_in_app, group=group)
+
+
+def _user_or_none(user: models.User | None) -> User | None:
+    return User.from_model(user) if user is not None else None
+
+
+def _folder_or_none(folder: models.Folder | None) -> Folder | None:
+    return Folder.from_model(folder) if folder is not None else None

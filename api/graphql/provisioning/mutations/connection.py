@@ -1,4 +1,4 @@
-"""Mutations behind the buttons of the Provisioning page."""
+"""Mutations of the Configuration tab: connect to a target, and refresh."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import strawberry
 from api.graphql.core.context import Info
 from api.graphql.core.errors import UserError, run_mutation
 from api.graphql.core.ids import decode_id
-from api.graphql.provisioning.types import Provisioning, RefreshRun, ScimAccount
+from api.graphql.provisioning.types import Provisioning, RefreshRun
 from domain import models
 from domain.errors import DomainError
-from domain.provisioning.account_creation import create_account
 from domain.provisioning.connection import configure_provisioning, get_connection
 from domain.provisioning.refresh import request_refresh
 from jobs.refresh import enqueue_refresh
@@ -54,18 +53,6 @@ class RefreshProvisioningPayload:
     errors: list[UserError]
 
 
-@strawberry.input
-class CreateAccountInput:
-    application_id: strawberry.ID
-    user_id: strawberry.ID
-
-
-@strawberry.type
-class CreateAccountPayload:
-    account: ScimAccount | None
-    errors: list[UserError]
-
-
 async def _queue_refresh(
     info: Info, application_id: strawberry.ID
 ) -> tuple[models.RefreshRun | None, list[UserError]]:
@@ -94,7 +81,7 @@ async def _saved_connection(
 
 
 @strawberry.type
-class ProvisioningMutations:
+class ConnectionMutations:
     @strawberry.mutation(
         description="Save an application's SCIM endpoint and token, read its "
         "discovery documents, and queue an import of its accounts and groups."
@@ -139,24 +126,3 @@ class ProvisioningMutations:
         return RefreshProvisioningPayload(
             refresh_run=RefreshRun.from_model(run) if run else None, errors=errors
         )
-
-    @strawberry.mutation(
-        description="Create the user's account in the target application, or link "
-        "the account that already exists there."
-    )
-    async def create_account(
-        self, info: Info, input: CreateAccountInput
-    ) -> CreateAccountPayload:
-        async def action() -> models.ScimAccount:
-            return await create_account(
-                info.context.session,
-                decode_id(input.application_id, "Application", "applicationId"),
-                decode_id(input.user_id, "User", "userId"),
-                trigger=info.context.trigger,
-            )
-
-        account, errors = await run_mutation(info, action)
-        if account is None:
-            return CreateAccountPayload(account=None, errors=errors)
-        converted = await ScimAccount.from_models(info, [account])
-        return CreateAccountPayload(account=converted[0], errors=errors)

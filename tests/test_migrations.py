@@ -1,0 +1,44 @@
+"""Schema migrations on a SQLite file of their own."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+
+from alembic import command
+
+from domain.migrate import alembic_config
+
+
+def test_groups_get_external_uuid(tmp_path: Path) -> None:
+    path = tmp_path / "migrated.db"
+    config = alembic_config(f"sqlite+aiosqlite:///{path}")
+    command.upgrade(config, "0001")
+    application, folder = uuid.uuid4(), uuid.uuid4()
+    with sqlite3.connect(path) as database:
+        database.execute(
+            "INSERT INTO applications (id, name, name_key, created_at) "
+            "VALUES (?, 'CRM', 'crm', '2026-01-01 00:00:00')",
+            (application.hex,),
+        )
+        for scim_id, external_id in (("g1", str(folder)), ("g2", "not-a-uuid")):
+            database.execute(
+                "INSERT INTO scim_groups (id, application_id, scim_id, display_name,"
+                " display_name_key, external_id, member_ids, raw, refreshed_at) "
+                "VALUES (?, ?, ?, 'G', 'g', ?, '[]', '{}', '2026-01-01 00:00:00')",
+                (uuid.uuid4().hex, application.hex, scim_id, external_id),
+            )
+
+    command.upgrade(config, "head")
+
+    with sqlite3.connect(path) as database:
+        rows = database.execute(
+            "SELECT scim_id, external_uuid FROM scim_groups ORDER BY scim_id"
+        ).fetchall()
+    assert rows == [("g1", folder.hex), ("g2", None)]
+
+    command.downgrade(config, "0001")
+    with sqlite3.connect(path) as database:
+        columns = [row[1] for row in database.execute("PRAGMA table_info(scim_groups)")]
+    assert "external_uuid" not in columns
