@@ -105,19 +105,13 @@ async def _write_changes(
 ) -> dict[str, Any]:
     """Send `changes` by PATCH, or by GET and PUT on a target without PATCH."""
     if supports_patch(connection):
-        returned = await client.patch(
-            "Users", account.scim_id, patch_operations(changes)
-        )
-        if returned is not None and get_key(returned, "id") is not None:
-            return returned
-        return await client.get_resource("Users", account.scim_id)
-
-    resource = await client.get_resource("Users", account.scim_id)
-    returned = await client.replace(
-        "Users", account.scim_id, _merged_resource(resource, changes)
-    )
-    if returned is not None and get_key(returned, "id") is not None:
-        return returned
+        response = await client.patch("Users", account.scim_id, patch_request(changes))
+    else:
+        resource = await client.get_resource("Users", account.scim_id)
+        merged = _merged_resource(resource, changes)
+        response = await client.replace("Users", account.scim_id, merged)
+    if response.body is not None and get_key(response.body, "id") is not None:
+        return response.body
     return await client.get_resource("Users", account.scim_id)
 
 

@@ -215,7 +215,8 @@ class ScimClient:
 
         for _ in range(MAX_PAGES):
             body = await self.get(endpoint, startIndex=start, count=page_size)
-            resources = _resources_of(body)
+            items = _page_items(body)
+            resources = _with_ids(items, f"{self.base_url}/{endpoint}")
             total = parse_int(get_key(body, "totalResults"))
             listing.total = total if total is not None else listing.total
 
@@ -225,7 +226,7 @@ class ScimClient:
             if on_page is not None:
                 await on_page(len(listing.resources), listing.total)
 
-            if not resources:
+            if not items:
                 if total is not None and len(seen) < total:
                     _mark_incomplete(
                         listing,
@@ -233,7 +234,7 @@ class ScimClient:
                         f"of the {total} resources it announced",
                     )
                 return listing
-            if not fresh:
+            if resources and not fresh:
                 if total is None or len(seen) < total:
                     _mark_incomplete(
                         listing,
@@ -241,7 +242,8 @@ class ScimClient:
                         "resources already read",
                     )
                 return listing
-            start += len(resources)
+            # Resources without an id still take their place in the paging.
+            start += len(items)
 
         _mark_incomplete(listing, f"paging went past {MAX_PAGES} pages")
         return listing
@@ -258,10 +260,26 @@ def _mark_incomplete(listing: Listing, problem: str) -> None:
 
 
 def _resources_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in _page_items(body) if get_key(r, "id")]
+
+
+def _page_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the objects of a ListResponse's `Resources`, with or without ids."""
     resources = get_key(body, "Resources")
     if not isinstance(resources, list):
         return []
-    return [r for r in resources if isinstance(r, dict) and get_key(r, "id")]
+    return [r for r in resources if isinstance(r, dict)]
+
+
+def _with_ids(items: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
+    resources = [r for r in items if get_key(r, "id")]
+    if len(resources) < len(items):
+        logger.warning(
+            "Skipped %d resources without an id listed by %s.",
+            len(items) - len(resources),
+            url,
+        )
+    return resources
 
 
 def _connect_error(exc: httpx.ConnectError, method: str, url: str) -> errors.ScimError:
