@@ -9,15 +9,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.applications import get_application
+from domain.automation.groups import emit_membership_change
 from domain.automation.tracking import (
     folder_application_ids,
     folder_member_ids,
     tracked_access,
 )
 from domain.errors import AlreadyExists, InvalidInput, NotFound
-from domain.models import Folder, FolderApplication, FolderUser
+from domain.models import Folder, FolderApplication, FolderUser, ProvisioningEvent
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
 from domain.users import NAME_MAX_LENGTH, get_user
+
+USER_GAINS_ACCESS = ProvisioningEvent.USER_GAINS_ACCESS
+USER_LOSES_ACCESS = ProvisioningEvent.USER_LOSES_ACCESS
 
 
 def clean_folder_name(name: str, field: str = "name") -> str:
@@ -67,11 +71,12 @@ async def add_user_to_folder(
 ) -> Folder:
     """Add the user to the folder; adding a member again changes nothing."""
     folder = await get_folder(session, folder_id)
-    await get_user(session, user_id)
+    user = await get_user(session, user_id)
     if await session.get(FolderUser, (folder_id, user_id)) is None:
         applications = await folder_application_ids(session, folder_id)
         async with tracked_access(session, [user_id], applications):
             session.add(FolderUser(folder_id=folder_id, user_id=user_id))
+        await emit_membership_change(session, folder, user, USER_GAINS_ACCESS)
     return folder
 
 
@@ -79,12 +84,13 @@ async def remove_user_from_folder(
     session: AsyncSession, folder_id: uuid.UUID, user_id: uuid.UUID
 ) -> Folder:
     folder = await get_folder(session, folder_id)
-    await get_user(session, user_id)
+    user = await get_user(session, user_id)
     membership = await session.get(FolderUser, (folder_id, user_id))
     if membership is not None:
         applications = await folder_application_ids(session, folder_id)
         async with tracked_access(session, [user_id], applications):
             await session.delete(membership)
+        await emit_membership_change(session, folder, user, USER_LOSES_ACCESS)
     return folder
 
 

@@ -14,10 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation import guard, outbox, tickets
 from domain.automation.actions import perform
+from domain.automation.groups import queue_syncs_for_new_account
 from domain.automation.state import load_state, settling_action
 from domain.db import session_scope
-from domain.errors import DomainError, ErrorCode, TargetError
+from domain.errors import DomainError, ErrorCode, NotFound, TargetError
 from domain.models import EventStatus, OutboxEvent, TicketAction, User
+from domain.provisioning.membership import sync_group_members
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:
     if user is None:
         outbox.finish(event, EventStatus.DONE, "The user no longer exists.")
         return Result(Outcome.DONE, "user gone")
+    if event.folder_id is not None:
+        return await _settle_group(session, event, user)
 
     try:
         state = await load_state(session, event.application_id, user)
@@ -121,6 +125,33 @@ async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:
     except DomainError as error:
         return await _fail(session, event, user, action, error)
 
+    if action is TicketAction.CREATE_ACCOUNT:
+        await queue_syncs_for_new_account(session, event.application_id, user.id)
+    outbox.finish(event, EventStatus.DONE, note)
+    logger.info("Event %s settled: %s", event.id, note)
+    return Result(Outcome.DONE, note)
+
+
+async def _settle_group(
+    session: AsyncSession, event: OutboxEvent, user: User
+) -> Result:
+    """Bring the folder's linked group in line with the folder's members."""
+    assert event.folder_id is not None
+    event.attempts += 1
+    try:
+        sync = await sync_group_members(
+            session,
+            event.application_id,
+            event.folder_id,
+            trigger=f"{guard.AUTOMATIC_TRIGGER}{event.event.value}",
+        )
+    except NotFound as error:
+        outbox.finish(event, EventStatus.DONE, f"Nothing to do: {error.message}")
+        return Result(Outcome.DONE, error.message)
+    except DomainError as error:
+        return await _fail(session, event, user, TicketAction.SYNC_GROUP_MEMBERS, error)
+
+    note = f"Group members in line: {sync.added} added, {sync.removed} removed."
     outbox.finish(event, EventStatus.DONE, note)
     logger.info("Event %s settled: %s", event.id, note)
     return Result(Outcome.DONE, note)
@@ -162,6 +193,7 @@ async def _fail(
         application_id=event.application_id,
         event=event.event,
         action=action,
+        folder_id=event.folder_id,
         message=(
             f"Automatic provisioning for {user.display_name} ({user.email}) failed "
             f"after {event.attempts} attempt(s): {error.message} Resolve this ticket "

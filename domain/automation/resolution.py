@@ -12,6 +12,7 @@ from domain.automation.state import load_state, settling_action
 from domain.errors import DomainError, ErrorCode
 from domain.models import EventStatus, Ticket, TicketAction, TicketStatus, User
 from domain.models.columns import utcnow
+from domain.provisioning.membership import sync_group_members
 
 
 async def resolve_ticket(
@@ -42,6 +43,11 @@ async def resolve_ticket(
 async def _perform_for_ticket(
     session: AsyncSession, ticket: Ticket, trigger: str
 ) -> str:
+    if ticket.action is TicketAction.SYNC_GROUP_MEMBERS and ticket.folder_id:
+        sync = await sync_group_members(
+            session, ticket.application_id, ticket.folder_id, trigger=trigger
+        )
+        return f"Group members in line: {sync.added} added, {sync.removed} removed."
     user = await session.get(User, ticket.user_id) if ticket.user_id else None
     if user is None:
         return "Nothing to do: the user no longer exists."

@@ -33,6 +33,7 @@ ACTION_PHRASES = {
     TicketAction.DELETE_ACCOUNT: "delete their account in the application",
     TicketAction.DEACTIVATE_ACCOUNT: "deactivate their account in the application",
     TicketAction.UPDATE_ACCOUNT: "update their account in the application",
+    TicketAction.SYNC_GROUP_MEMBERS: "bring the linked group's members in line",
     TicketAction.RELEASE_HELD: "carry out the deprovisionings that wait",
 }
 
@@ -71,6 +72,7 @@ async def upsert_ticket(
     action: TicketAction | None,
     message: str,
     user_id: uuid.UUID | None,
+    folder_id: uuid.UUID | None = None,
 ) -> Ticket:
     """Open a ticket, or update the open one with the same key."""
     ticket = await find_open_ticket(session, open_key)
@@ -82,6 +84,7 @@ async def upsert_ticket(
             action=action,
             message=message,
             user_id=user_id,
+            folder_id=folder_id,
         )
         session.add(ticket)
     else:

@@ -56,6 +56,7 @@ class TicketAction(enum.Enum):
     DELETE_ACCOUNT = "DELETE_ACCOUNT"
     DEACTIVATE_ACCOUNT = "DEACTIVATE_ACCOUNT"
     UPDATE_ACCOUNT = "UPDATE_ACCOUNT"
+    SYNC_GROUP_MEMBERS = "SYNC_GROUP_MEMBERS"
     RELEASE_HELD = "RELEASE_HELD"
 
 
@@ -116,6 +117,12 @@ class OutboxEvent(SQLModel, table=True):
         default=None,
         sa_column=Column(Uuid, ForeignKey("users.id", ondelete="CASCADE")),
     )
+    #: Set when the event brings the folder's linked group in line with the
+    #: folder's members, rather than acting on the user's account.
+    folder_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("folders.id", ondelete="CASCADE")),
+    )
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
     status: EventStatus = EventStatus.PENDING
     attempts: int = 0
@@ -144,6 +151,10 @@ class Ticket(SQLModel, table=True):
     user_id: uuid.UUID | None = Field(
         default=None,
         sa_column=Column(Uuid, ForeignKey("users.id", ondelete="CASCADE")),
+    )
+    folder_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("folders.id", ondelete="CASCADE")),
     )
     #: Unique while the ticket is open, so one user and application (or one
     #: held batch) have at most one open ticket; cleared when it closes.

@@ -11,9 +11,10 @@ from strawberry import relay
 
 from api.graphql.core.context import Info
 from api.graphql.core.nodes import load_models
-from api.graphql.directory.types import Application, User
+from api.graphql.directory.types import Application, Folder, User
 from domain import models
 from domain.applications import applications_by_ids
+from domain.folders import folders_by_ids
 from domain.users import users_by_ids
 
 ProvisioningMode = strawberry.enum(
@@ -67,6 +68,9 @@ class Ticket(relay.Node):
     action: TicketAction | None  # type: ignore[valid-type]
     message: str
     user: User | None
+    folder: Folder | None = strawberry.field(
+        description="The folder whose linked group the ticket is about, if any."
+    )
     resolution: str | None = strawberry.field(
         description="What closing the ticket did, once it is closed."
     )
@@ -76,7 +80,11 @@ class Ticket(relay.Node):
 
     @classmethod
     def from_model(
-        cls, ticket: models.Ticket, application: Application, user: User | None
+        cls,
+        ticket: models.Ticket,
+        application: Application,
+        user: User | None,
+        folder: Folder | None,
     ) -> Self:
         return cls(
             id=str(ticket.id),
@@ -86,6 +94,7 @@ class Ticket(relay.Node):
             action=ticket.action,
             message=ticket.message,
             user=user,
+            folder=folder,
             resolution=ticket.resolution,
             created_at=ticket.created_at,
             updated_at=ticket.updated_at,
@@ -104,6 +113,9 @@ class Ticket(relay.Node):
         users = await users_by_ids(
             session, list({t.user_id for t in tickets if t.user_id is not None})
         )
+        folders = await folders_by_ids(
+            session, list({t.folder_id for t in tickets if t.folder_id is not None})
+        )
         return [
             cls.from_model(
                 ticket,
@@ -111,6 +123,11 @@ class Ticket(relay.Node):
                 User.from_model(users[ticket.user_id])
                 if ticket.user_id in users
                 else None,
+                (
+                    Folder.from_model(folders[ticket.folder_id])
+                    if ticket.folder_id in folders
+                    else None
+                ),
             )
             for ticket in tickets
         ]

@@ -1,8 +1,8 @@
 """Add settings, outbox events and tickets
 
 Revision ID: 0004
-Revises: 0001
-Create Date: 2026-12-04 16:18:46.389510
+Revises: 0002
+Create Date: 2026-12-04 17:36:06.808009
 """
 
 from collections.abc import Sequence
@@ -38,6 +38,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("folder_id", sa.Uuid(), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column(
             "status",
@@ -84,6 +85,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["application_id"], ["applications.id"], ondelete="CASCADE"
         ),
+        sa.ForeignKeyConstraint(["folder_id"], ["folders.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -163,6 +165,7 @@ def upgrade() -> None:
                 "DELETE_ACCOUNT",
                 "DEACTIVATE_ACCOUNT",
                 "UPDATE_ACCOUNT",
+                "SYNC_GROUP_MEMBERS",
                 "RELEASE_HELD",
                 name="ticketaction",
             ),
@@ -170,6 +173,7 @@ def upgrade() -> None:
         ),
         sa.Column("message", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("folder_id", sa.Uuid(), nullable=True),
         sa.Column("open_key", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("resolution", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column(
@@ -188,6 +192,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["application_id"], ["applications.id"], ondelete="CASCADE"
         ),
+        sa.ForeignKeyConstraint(["folder_id"], ["folders.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("open_key"),
