@@ -105,10 +105,7 @@ async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | Non
     await session.commit()
     if result.rowcount != 1:
         return None
-    event = await session.get(OutboxEvent, event_id)
-    if event is not None:
-        await session.refresh(event)
-    return event
+    return await session.get(OutboxEvent, event_id, populate_existing=True)
 
 
 async def has_unfinished_predecessor(session: AsyncSession, event: OutboxEvent) -> bool:
