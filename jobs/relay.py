@@ -55,20 +55,20 @@ class Relay:
     async def publish_due(self) -> int:
         """Send the jobs of due events; returns how many were sent."""
         async with session_scope() as session:
-            event_ids = await publishable_events(session)
+            due = await publishable_events(session)
         sent = []
-        for event_id in event_ids:
+        for event in due:
             try:
-                enqueue_event(event_id)
+                enqueue_event(event.id)
             except Exception as exc:  # the broker's client raises its own errors
                 self._report_broker_down(exc)
                 break
-            sent.append(event_id)
+            sent.append(event)
         if sent:
             self._report_broker_up()
             async with session_scope() as session:
                 await mark_enqueued(session, sent)
-        return len(sent) if len(sent) == len(event_ids) else 0
+        return len(sent) if len(sent) == len(due) else 0
 
     def _report_broker_down(self, exc: Exception) -> None:
         if not self._broker_down:

@@ -4,11 +4,15 @@ Every row moves PENDING → ENQUEUED (the relay sent its job) → RUNNING (a
 worker claimed it) → DONE or FAILED; HELD waits for an admin, CANCELLED was
 dismissed. A job whose worker died is re-published after a deadline, and a
 duplicate job finds its event claimed or finished and does nothing.
+
+While an event is ENQUEUED, `next_attempt_at` is when the relay publishes it
+again unless a worker claimed it first.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, update
@@ -19,8 +23,13 @@ from domain.models import EventStatus, OutboxEvent
 from domain.models.columns import utcnow
 
 #: An ENQUEUED event not claimed after this long is published again: its
-#: message may be stranded in a dead worker's prefetch.
+#: message may be stranded in a dead worker's prefetch. Each later copy waits
+#: twice as long as the event has waited since the copy before, up to
+#: REPUBLISH_MAX, because a fixed delay shorter than the queue's backlog
+#: re-sends every queued event again and again, and the copies lengthen the
+#: backlog further.
 REPUBLISH_AFTER = timedelta(seconds=30)
+REPUBLISH_MAX = timedelta(minutes=10)
 
 #: A RUNNING event older than this is taken as abandoned by a dead worker.
 #: It must exceed the longest a live job runs (the actor's time limit).
@@ -34,15 +43,21 @@ UNFINISHED = (
 )
 
 
+@dataclass(frozen=True)
+class DueEvent:
+    """An event whose job the relay should send, as it stood when selected."""
+
+    id: uuid.UUID
+    status: EventStatus
+    enqueued_at: datetime | None
+    selected_at: datetime
+
+
 def _publishable(now: datetime):  # type: ignore[no-untyped-def]
     return or_(
         and_(
-            col(OutboxEvent.status) == EventStatus.PENDING,
+            col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]),
             col(OutboxEvent.next_attempt_at) <= now,
-        ),
-        and_(
-            col(OutboxEvent.status) == EventStatus.ENQUEUED,
-            col(OutboxEvent.enqueued_at) < now - REPUBLISH_AFTER,
         ),
         and_(
             col(OutboxEvent.status) == EventStatus.RUNNING,
@@ -51,35 +66,74 @@ def _publishable(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-async def publishable_events(
-    session: AsyncSession, limit: int = 500
-) -> list[uuid.UUID]:
-    """Return ids of events whose job should be sent now, oldest first."""
+async def publishable_events(session: AsyncSession, limit: int = 500) -> list[DueEvent]:
+    """Return the events whose job should be sent now, oldest first."""
+    now = utcnow()
     statement = (
-        select(OutboxEvent.id)
-        .where(_publishable(utcnow()))
+        select(OutboxEvent.id, OutboxEvent.status, OutboxEvent.enqueued_at)
+        .where(_publishable(now))
         .order_by(col(OutboxEvent.sequence))
         .limit(limit)
     )
-    return list(await session.exec(statement))
+    return [DueEvent(*row, selected_at=now) for row in await session.exec(statement)]
 
 
-async def mark_enqueued(session: AsyncSession, event_ids: list[uuid.UUID]) -> None:
-    """Record that the jobs of these events were sent, unless a worker took them."""
-    if not event_ids:
+def republish_delay(waited: timedelta) -> timedelta:
+    """Wait before the next copy of a job that stayed unclaimed for `waited`."""
+    return min(max(2 * waited, REPUBLISH_AFTER), REPUBLISH_MAX)
+
+
+async def mark_enqueued(session: AsyncSession, sent: list[DueEvent]) -> None:
+    """Record that the jobs of these events were sent, unless a worker took them.
+
+    A worker may take a job before this runs. Rows it changed since their
+    selection are left alone: a claim changes the status, and a reschedule
+    moves `next_attempt_at` past the selection time.
+    """
+    if not sent:
         return
     now = utcnow()
+    selected_at = sent[0].selected_at
+    first = []
+    for event in sent:
+        if event.status is EventStatus.RUNNING:
+            continue
+        if event.status is EventStatus.ENQUEUED and event.enqueued_at is not None:
+            delay = republish_delay(now - event.enqueued_at)
+            await _mark_sent(session, [event.id], selected_at, now, delay)
+        else:
+            first.append(event.id)
+    if first:
+        await _mark_sent(session, first, selected_at, now, REPUBLISH_AFTER)
+
+    running = [event.id for event in sent if event.status is EventStatus.RUNNING]
+    if running:
+        await session.exec(  # type: ignore[call-overload]
+            update(OutboxEvent)
+            .where(col(OutboxEvent.id).in_(running))
+            .where(col(OutboxEvent.status) == EventStatus.RUNNING)
+            .where(col(OutboxEvent.claimed_at) < selected_at - CLAIM_EXPIRES)
+            .values(claimed_at=now - CLAIM_EXPIRES + REPUBLISH_AFTER)
+        )
+
+
+async def _mark_sent(
+    session: AsyncSession,
+    event_ids: list[uuid.UUID],
+    selected_at: datetime,
+    now: datetime,
+    delay: timedelta,
+) -> None:
     await session.exec(  # type: ignore[call-overload]
         update(OutboxEvent)
         .where(col(OutboxEvent.id).in_(event_ids))
         .where(col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]))
-        .values(status=EventStatus.ENQUEUED, enqueued_at=now)
-    )
-    await session.exec(  # type: ignore[call-overload]
-        update(OutboxEvent)
-        .where(col(OutboxEvent.id).in_(event_ids))
-        .where(col(OutboxEvent.status) == EventStatus.RUNNING)
-        .values(claimed_at=now - CLAIM_EXPIRES + REPUBLISH_AFTER)
+        .where(col(OutboxEvent.next_attempt_at) <= selected_at)
+        .values(
+            status=EventStatus.ENQUEUED,
+            enqueued_at=now,
+            next_attempt_at=now + delay,
+        )
     )
 
 
