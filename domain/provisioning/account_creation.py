@@ -94,8 +94,7 @@ async def create_checked_account(
         logger.info("Creating account of user %s failed: %s", user.id, exc)
         raise error from exc
 
-    account = await upsert_account(session, application_id, resource)
-    account.user_id = user.id
+    account = await upsert_account(session, application_id, resource, user.id)
     succeed(operation, scim_id=account.scim_id, status=status)
     await session.commit()
     logger.info("Created account %r for user %s.", account.scim_id, user.id)
