@@ -183,9 +183,9 @@ async def measure_throughput(
             )
 
     started = time.time()
-    await asyncio.wait_for(
-        asyncio.gather(*(granter() for _ in range(concurrency))), timeout
-    )
+    async with asyncio.timeout(timeout), asyncio.TaskGroup() as group:
+        for _ in range(concurrency):
+            group.create_task(granter())
     granted = time.time()
 
     deadline = time.monotonic() + timeout
