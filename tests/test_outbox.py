@@ -31,8 +31,10 @@ from tests.support.scim2_server import ScimTenant
 
 GRANT_TO_MISSING_USER = """
 mutation($applicationId: ID!) {
-  grantAccess(input: {userId: "VXNlcjowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA=",
-                      applicationId: $applicationId}) {
+  grantAccess(input: {
+    userId: "VXNlcjowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA="
+    applicationId: $applicationId
+  }) {
     errors { code }
   }
 }

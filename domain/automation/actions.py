@@ -38,8 +38,8 @@ async def perform(
     """
     user = state.user
     if action is TicketAction.CREATE_ACCOUNT:
-        account = await _create(session, application_id, state, trigger, look_first)
-        return f"Account {account.user_name!r} is linked to {user.email!r}."
+        created = await _create(session, application_id, state, trigger, look_first)
+        return f"Account {created.user_name!r} is linked to {user.email!r}."
 
     account = (
         state.owned_account

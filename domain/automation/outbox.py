@@ -70,7 +70,9 @@ async def publishable_events(session: AsyncSession, limit: int = 500) -> list[Du
     """Return the events whose job should be sent now, oldest first."""
     now = utcnow()
     statement = (
-        select(OutboxEvent.id, OutboxEvent.status, OutboxEvent.enqueued_at)
+        select(
+            col(OutboxEvent.id), col(OutboxEvent.status), col(OutboxEvent.enqueued_at)
+        )
         .where(_publishable(now))
         .order_by(col(OutboxEvent.sequence))
         .limit(limit)
@@ -108,7 +110,7 @@ async def mark_enqueued(session: AsyncSession, sent: list[DueEvent]) -> None:
 
     running = [event.id for event in sent if event.status is EventStatus.RUNNING]
     if running:
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(OutboxEvent)
             .where(col(OutboxEvent.id).in_(running))
             .where(col(OutboxEvent.status) == EventStatus.RUNNING)
@@ -124,7 +126,7 @@ async def _mark_sent(
     now: datetime,
     delay: timedelta,
 ) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(OutboxEvent)
         .where(col(OutboxEvent.id).in_(event_ids))
         .where(col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]))
