@@ -6,7 +6,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 
-.PHONY: setup serve test lint schema
+.PHONY: setup serve test lint schema bench
 
 setup: $(VENV)/.synced
 
@@ -25,8 +25,12 @@ test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check api domain jobs tests
-	$(VENV)/bin/ruff format --check api domain jobs tests
+	$(VENV)/bin/ruff check api domain jobs tests bench
+	$(VENV)/bin/ruff format --check api domain jobs tests bench
 
 schema: setup
 	$(VENV)/bin/smartlink export-schema > schema.graphql
+
+# Automatic provisioning against plain httpx clients; see bench/README.md.
+bench: setup
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)

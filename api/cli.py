@@ -50,7 +50,14 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--processes", default=2, show_default=True, help="Worker processes.")
 @click.option("--threads", default=8, show_default=True, help="Threads per process.")
-def worker(processes: int, threads: int) -> None:
+@click.option(
+    "--idle-poll",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Longest wait, in milliseconds, between two reads of an empty queue.",
+)
+def worker(processes: int, threads: int, idle_poll: int) -> None:
     """Run Dramatiq workers that take jobs from Redis (needs SMARTLINK_REDIS_URL)."""
     if not get_settings().redis_url:
         raise click.UsageError(
@@ -61,6 +68,9 @@ def worker(processes: int, threads: int) -> None:
     dramatiq = shutil.which("dramatiq") or os.path.join(
         os.path.dirname(sys.executable), "dramatiq"
     )
+    # Dramatiq 2.x reads this only from the environment. Its default of 1000 ms
+    # lets a job wait up to a second in an idle worker's queue.
+    os.environ["dramatiq_worker_timeout"] = str(idle_poll)  # noqa: SIM112
     args = [
         dramatiq,
         "jobs.actors",

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
+from domain.automation.outbox import (
+    REPUBLISH_AFTER,
+    REPUBLISH_MAX,
+    mark_enqueued,
+    publishable_events,
+)
 from domain.db import session_scope
 from domain.models import EventStatus, OutboxEvent
+from domain.models.columns import utcnow
 from tests.support.fixtures import (
     connect,
     create_application,
@@ -96,3 +106,47 @@ async def test_broker_outage_keeps_events_pending(
     relay.current.nudge()
     await wait_until(outbox_settled, what="events after the outage")
     assert [u["userName"] for u in scim_target.users()] == ["ada@example.org"]
+
+
+async def _mark_due_events() -> list[OutboxEvent]:
+    """Run the relay's bookkeeping for the due events, without sending jobs."""
+    async with session_scope() as session:
+        await mark_enqueued(session, await publishable_events(session))
+    return await _events()
+
+
+async def _set_last_publication(waited: timedelta) -> None:
+    """Make the event look published `waited` ago, and due for another copy."""
+    now = utcnow()
+    async with session_scope() as session:
+        await session.exec(
+            update(OutboxEvent).values(
+                enqueued_at=now - waited, next_attempt_at=now - timedelta(seconds=1)
+            )
+        )
+
+
+async def test_republication_backs_off(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    user_id = await create_user(api, "ada@example.org")
+    await grant_access(api, user_id, application_id)
+
+    [event] = await _mark_due_events()
+    assert event.status is EventStatus.ENQUEUED
+    assert event.enqueued_at is not None
+    assert event.next_attempt_at - event.enqueued_at == REPUBLISH_AFTER
+    async with session_scope() as session:
+        assert await publishable_events(session) == []
+
+    await _set_last_publication(timedelta(seconds=40))
+    [event] = await _mark_due_events()
+    assert event.enqueued_at is not None
+    delay = event.next_attempt_at - event.enqueued_at
+    assert timedelta(seconds=80) <= delay < timedelta(seconds=81)
+
+    await _set_last_publication(timedelta(hours=1))
+    [event] = await _mark_due_events()
+    assert event.enqueued_at is not None
+    assert event.next_attempt_at - event.enqueued_at == REPUBLISH_MAX

@@ -8,14 +8,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation.state import AccessState, update_changes
 from domain.errors import DomainError, ErrorCode
-from domain.models import TicketAction
+from domain.models import ScimAccount, TicketAction
 from domain.provisioning.account_actions import delete_account
-from domain.provisioning.account_creation import create_account
+from domain.provisioning.account_creation import (
+    create_account,
+    create_checked_account,
+)
 from domain.provisioning.account_writes import (
     DEACTIVATE_ACCOUNT,
     UPDATE_ACCOUNT,
     change_account,
 )
+from domain.provisioning.connection import require_connection
 
 
 async def perform(
@@ -34,10 +38,8 @@ async def perform(
     """
     user = state.user
     if action is TicketAction.CREATE_ACCOUNT:
-        account = await create_account(
-            session, application_id, user.id, trigger=trigger, look_first=look_first
-        )
-        return f"Account {account.user_name!r} is linked to {user.email!r}."
+        created = await _create(session, application_id, state, trigger, look_first)
+        return f"Account {created.user_name!r} is linked to {user.email!r}."
 
     account = (
         state.owned_account
@@ -75,3 +77,25 @@ async def perform(
         session, account, changes, action=UPDATE_ACCOUNT, trigger=trigger
     )
     return f"Account {account.user_name!r} was updated: {', '.join(changes)}."
+
+
+async def _create(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    state: AccessState,
+    trigger: str,
+    look_first: bool,
+) -> ScimAccount:
+    """Create the account, trusting `state` when it shows access and no account.
+
+    Callers load `state` in the same transaction just before, so its checks
+    need not run twice; any other state goes through every check again.
+    """
+    if state.has_access and state.account is None:
+        connection = await require_connection(session, application_id)
+        return await create_checked_account(
+            session, connection, state.user, trigger=trigger, look_first=look_first
+        )
+    return await create_account(
+        session, application_id, state.user.id, trigger=trigger, look_first=look_first
+    )

@@ -4,6 +4,9 @@ Every row moves PENDING → ENQUEUED (the relay sent its job) → RUNNING (a
 worker claimed it) → DONE or FAILED; HELD waits for an admin, CANCELLED was
 dismissed. A job whose worker died is re-published after a deadline, and a
 duplicate job finds its event claimed or finished and does nothing.
+
+While an event is ENQUEUED, `next_attempt_at` is when the relay publishes it
+again unless a worker claimed it first.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from domain.models import EventStatus, OutboxEvent
 from domain.models.columns import utcnow
 
 #: An ENQUEUED event not claimed after this long is published again: its
-#: message may be stranded in a dead worker's prefetch.
+#: message may be stranded in a dead worker's prefetch. Each later copy waits
+#: twice as long as the event waited since the copy before, up to
+#: REPUBLISH_MAX, because a fixed delay shorter than the queue's backlog would
+#: send every queued event again and again, and the copies lengthen the backlog.
 REPUBLISH_AFTER = timedelta(seconds=30)
+REPUBLISH_MAX = timedelta(minutes=10)
 
 #: A RUNNING event older than this is taken as abandoned by a dead worker.
 #: It must exceed the longest a live job runs (the actor's time limit).
@@ -37,18 +44,19 @@ UNFINISHED = (
 def _publishable(now: datetime):  # type: ignore[no-untyped-def]
     return or_(
         and_(
-            col(OutboxEvent.status) == EventStatus.PENDING,
+            col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]),
             col(OutboxEvent.next_attempt_at) <= now,
-        ),
-        and_(
-            col(OutboxEvent.status) == EventStatus.ENQUEUED,
-            col(OutboxEvent.enqueued_at) < now - REPUBLISH_AFTER,
         ),
         and_(
             col(OutboxEvent.status) == EventStatus.RUNNING,
             col(OutboxEvent.claimed_at) < now - CLAIM_EXPIRES,
         ),
     )
+
+
+def republish_delay(waited: timedelta) -> timedelta:
+    """Wait before the next copy of a job that stayed unclaimed for `waited`."""
+    return min(max(2 * waited, REPUBLISH_AFTER), REPUBLISH_MAX)
 
 
 async def reserve_due_events(
@@ -63,18 +71,31 @@ async def reserve_due_events(
     """
     now = utcnow()
     statement = (
-        select(OutboxEvent.id)
+        select(OutboxEvent.id, OutboxEvent.status, OutboxEvent.enqueued_at)
         .where(_publishable(now))
         .order_by(col(OutboxEvent.sequence))
         .limit(limit)
     )
-    event_ids = list(await session.exec(statement))
-    if event_ids:
+    by_delay: dict[timedelta, list[uuid.UUID]] = {}
+    event_ids = []
+    for event_id, status, enqueued_at in await session.exec(statement):
+        delay = REPUBLISH_AFTER
+        if status is EventStatus.ENQUEUED and enqueued_at is not None:
+            delay = republish_delay(now - enqueued_at)
+        by_delay.setdefault(delay, []).append(event_id)
+        event_ids.append(event_id)
+
+    for delay, ids in by_delay.items():
         await session.exec(  # type: ignore[call-overload]
             update(OutboxEvent)
-            .where(col(OutboxEvent.id).in_(event_ids))
+            .where(col(OutboxEvent.id).in_(ids))
             .where(_publishable(now))
-            .values(status=EventStatus.ENQUEUED, enqueued_at=now, claimed_at=None)
+            .values(
+                status=EventStatus.ENQUEUED,
+                enqueued_at=now,
+                next_attempt_at=now + delay,
+                claimed_at=None,
+            )
         )
     await session.commit()
     return event_ids
@@ -88,7 +109,7 @@ async def release_unsent(session: AsyncSession, event_ids: list[uuid.UUID]) -> N
         update(OutboxEvent)
         .where(col(OutboxEvent.id).in_(event_ids))
         .where(col(OutboxEvent.status) == EventStatus.ENQUEUED)
-        .values(status=EventStatus.PENDING, enqueued_at=None)
+        .values(status=EventStatus.PENDING, enqueued_at=None, next_attempt_at=utcnow())
     )
     await session.commit()
 

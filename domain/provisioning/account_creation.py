@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
 from domain.errors import DomainError, ErrorCode
-from domain.models import ScimAccount, User
+from domain.models import ScimAccount, ScimConnection, User
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.matching import match_accounts
 from domain.provisioning.mirror import upsert_account
@@ -64,7 +64,25 @@ async def create_account(
     existing = (await match_accounts(session, application_id, [user])).get(user.id)
     if existing is not None:
         return await _link_existing(session, existing, user, trigger)
+    return await create_checked_account(
+        session, connection, user, trigger=trigger, look_first=look_first
+    )
 
+
+async def create_checked_account(
+    session: AsyncSession,
+    connection: ScimConnection,
+    user: User,
+    *,
+    trigger: str,
+    look_first: bool = False,
+) -> ScimAccount:
+    """Create the user's account in the target, skipping `create_account`'s checks.
+
+    For callers that have just read, in the session's current transaction,
+    that the user has access and matches no account; it saves those queries.
+    """
+    application_id = connection.application_id
     subject = Subject(application_id=application_id, trigger=trigger, user_id=user.id)
     operation = await start_operation(session, subject, CREATE_ACCOUNT)
     try:

@@ -37,9 +37,14 @@ async def get_connection(
 async def require_connection(
     session: AsyncSession, application_id: uuid.UUID
 ) -> ScimConnection:
-    """Return the application's connection, or raise `NotConnected`."""
-    await get_application(session, application_id)
+    """Return the application's connection, or raise `NotConnected`.
+
+    Raises `NotFound` when the application does not exist. A connection row
+    proves that it does, because its foreign key cascades on delete.
+    """
     connection = await get_connection(session, application_id)
+    if connection is None:
+        await get_application(session, application_id)
     if connection is None or connection.status != ConnectionStatus.CONNECTED:
         raise NotConnected(
             f"Application {application_id} is not connected to a SCIM endpoint; "

@@ -60,9 +60,15 @@ def apply_group(group: ScimGroup, resource: dict[str, Any]) -> ScimGroup:
 
 
 async def upsert_account(
-    session: AsyncSession, application_id: uuid.UUID, resource: dict[str, Any]
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    resource: dict[str, Any],
+    user_id: uuid.UUID | None = None,
 ) -> ScimAccount:
-    """Insert or update the mirror row of one SCIM User resource."""
+    """Insert or update the mirror row of one SCIM User resource.
+
+    A `user_id` links the row to that user in the same write.
+    """
     scim_id = account_fields(resource).scim_id
     statement = select(ScimAccount).where(
         ScimAccount.application_id == application_id, ScimAccount.scim_id == scim_id
@@ -77,6 +83,8 @@ async def upsert_account(
         )
         session.add(account)
     apply_account(account, resource)
+    if user_id is not None:
+        account.user_id = user_id
     await session.flush()
     return account
 

@@ -390,11 +390,12 @@ async def _access(
     async def action() -> tuple[models.User, models.Application]:
         user_uuid = decode_id(user_id, "User", "userId")
         application_uuid = decode_id(application_id, "Application", "applicationId")
+        # Holding both rows keeps them in the session's identity map, which
+        # only references them weakly, so `change` reads them without a query.
+        user = await users.get_user(session, user_uuid)
+        application = await applications.get_application(session, application_uuid)
         await change(session, user_uuid, application_uuid)
-        return (
-            await users.get_user(session, user_uuid),
-            await applications.get_application(session, application_uuid),
-        )
+        return user, application
 
     result, errors = await run_mutation(info, action)
     if result is None:
