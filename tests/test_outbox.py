@@ -11,8 +11,7 @@ from sqlmodel import select
 from domain.automation.outbox import (
     REPUBLISH_AFTER,
     REPUBLISH_MAX,
-    mark_enqueued,
-    publishable_events,
+    reserve_due_events,
 )
 from domain.db import session_scope
 from domain.models import EventStatus, OutboxEvent
@@ -111,7 +110,7 @@ async def test_broker_outage_keeps_events_pending(
 async def _mark_due_events() -> list[OutboxEvent]:
     """Run the relay's bookkeeping for the due events, without sending jobs."""
     async with session_scope() as session:
-        await mark_enqueued(session, await publishable_events(session))
+        await reserve_due_events(session)
     return await _events()
 
 
@@ -138,7 +137,7 @@ async def test_republication_backs_off(
     assert event.enqueued_at is not None
     assert event.next_attempt_at - event.enqueued_at == REPUBLISH_AFTER
     async with session_scope() as session:
-        assert await publishable_events(session) == []
+        assert await reserve_due_events(session) == []
 
     await _set_last_publication(timedelta(seconds=40))
     [event] = await _mark_due_events()
