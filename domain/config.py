@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     outbound_allow: str = ""
     #: Seconds a SCIM request may take to connect, and to read each response.
     scim_timeout: float = 15.0
+    #: Seconds one SCIM request may take in all, its response body included.
+    scim_total_timeout: float = 60.0
+    #: Bytes of a SCIM response body read at most; a longer body fails.
+    scim_max_response_bytes: int = 10 * 1024 * 1024
     #: Resources asked for per page when listing a target's users and groups.
     scim_page_size: int = 100
 

@@ -13,7 +13,7 @@ from domain.config import get_settings
 from domain.errors import InvalidInput, NotConnected
 from domain.models import ConnectionStatus, ScimConnection
 from domain.models.columns import utcnow
-from domain.outbound import check_outbound_url, parse_base_url
+from domain.outbound import OutboundPolicy, check_base_url, parse_base_url
 from domain.provisioning.target_errors import target_error
 from domain.scim.client import ScimClient
 from domain.scim.errors import ScimError, ScimInvalidResponse, ScimNotFound
@@ -49,14 +49,28 @@ async def require_connection(
     return connection
 
 
+def outbound_policy() -> OutboundPolicy:
+    """Return the outbound rules that `SMARTLINK_OUTBOUND_ALLOW` sets."""
+    return OutboundPolicy.from_entries(get_settings().outbound_allow_list)
+
+
 def open_client(connection: ScimConnection) -> ScimClient:
-    """Return a client for the connection's endpoint, with its token decrypted."""
+    """Return a client for the connection's endpoint, with its token decrypted.
+
+    The client checks the outbound rules at each connection it opens.
+    """
     settings = get_settings()
-    check_outbound_url(connection.base_url, settings.outbound_allow_list)
     token = None
     if connection.token_ciphertext:
         token = unseal(connection.token_ciphertext, connection.application_id)
-    return ScimClient(connection.base_url, token, timeout=settings.scim_timeout)
+    return ScimClient(
+        connection.base_url,
+        token,
+        timeout=settings.scim_timeout,
+        total_timeout=settings.scim_total_timeout,
+        max_response_bytes=settings.scim_max_response_bytes,
+        policy=outbound_policy(),
+    )
 
 
 def _clean_token(token: str | None) -> str | None:
@@ -91,7 +105,7 @@ async def configure_provisioning(
     await get_application(session, application_id)
     base_url = parse_base_url(base_url)
     token = _clean_token(token)
-    check_outbound_url(base_url, get_settings().outbound_allow_list)
+    await check_base_url(base_url, outbound_policy())
 
     connection = await get_connection(session, application_id)
     if connection is None:
