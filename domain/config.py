@@ -20,8 +20,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     #: Redis URL of the Dramatiq broker; unset runs jobs in an in-process worker.
     redis_url: str | None = None
-    #: Base64 key (32 bytes) that encrypts SCIM tokens; unset, a key file in
-    #: `data_dir` is used.
+    #: Comma-separated base64 keys (32 bytes each) for SCIM tokens: the first
+    #: encrypts, and every one decrypts. Unset, a key file in `data_dir` is used.
     encryption_key: str | None = Field(default=None, repr=False)
     #: Comma-separated hosts or networks that SCIM requests may reach over plain
     #: HTTP or on private and loopback addresses.

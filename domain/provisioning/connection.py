@@ -16,9 +16,14 @@ from domain.models.columns import utcnow
 from domain.outbound import OutboundPolicy, check_base_url, parse_base_url
 from domain.provisioning.target_errors import target_error
 from domain.scim.client import ScimClient
-from domain.scim.errors import ScimError, ScimInvalidResponse, ScimNotFound
+from domain.scim.errors import (
+    ScimError,
+    ScimInvalidResponse,
+    ScimNotFound,
+    ScimTokenUnreadable,
+)
 from domain.scim.payloads import get_key
-from domain.secrets import seal, unseal
+from domain.secrets import SecretKeyError, seal, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +62,16 @@ def outbound_policy() -> OutboundPolicy:
 def open_client(connection: ScimConnection) -> ScimClient:
     """Return a client for the connection's endpoint, with its token decrypted.
 
-    The client checks the outbound rules at each connection it opens.
+    Raises `ScimTokenUnreadable` when the token does not decrypt. The client
+    checks the outbound rules at each connection it opens.
     """
     settings = get_settings()
     token = None
     if connection.token_ciphertext:
-        token = unseal(connection.token_ciphertext, connection.application_id)
+        try:
+            token = unseal(connection.token_ciphertext, connection.application_id)
+        except SecretKeyError as exc:
+            raise ScimTokenUnreadable(str(exc), url=connection.base_url) from exc
     return ScimClient(
         connection.base_url,
         token,

@@ -17,9 +17,11 @@ def target_error(exc: scim.ScimError, doing: str) -> DomainError:
 
 
 def _classify(exc: scim.ScimError) -> tuple[ErrorCode, str]:
-    # The message of this error already names the fix.
+    # The messages of these errors already name the fix.
     if isinstance(exc, scim.ScimOutboundRejected):
         return ErrorCode.OUTBOUND_REJECTED, ""
+    if isinstance(exc, scim.ScimTokenUnreadable):
+        return ErrorCode.TOKEN_UNREADABLE, ""
 
     if isinstance(exc, scim.ScimResponseTooLarge):
         return ErrorCode.TARGET_FAILED, (

@@ -6,6 +6,7 @@
     │   ├── ScimConnectError
     │   └── ScimTLSError          stop: fix the certificate or the URL
     ├── ScimOutboundRejected      stop: the outbound rules reject the address
+    ├── ScimTokenUnreadable       stop: the saved token does not decrypt
     ├── ScimResponseError         the target answered with an error status
     │   ├── ScimRedirect          stop: fix the base URL (3xx, never followed)
     │   ├── ScimUnauthorized      stop: fix the token (401, 403)
@@ -67,6 +68,10 @@ class ScimOutboundRejected(ScimError):
 
     The original `domain.outbound.OutboundRejected` is available on `__cause__`.
     """
+
+
+class ScimTokenUnreadable(ScimError):
+    """Raised when the saved token does not decrypt with any configured key."""
 
 
 class ScimResponseTooLarge(ScimError):
