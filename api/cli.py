@@ -11,6 +11,7 @@ import sys
 import click
 
 from domain import secrets, tokens
+from domain.audit import changed, record_audit
 from domain.config import get_settings
 from domain.db import dispose_engines, session_scope
 from domain.errors import DomainError
@@ -114,7 +115,14 @@ def create_token(name: str, role: str) -> None:
 
     async def create() -> str:
         async with session_scope() as session:
-            _token, secret = await tokens.create_token(session, name, TokenRole(role))
+            token, secret = await tokens.create_token(session, name, TokenRole(role))
+            record_audit(
+                session,
+                token_name=None,
+                action="create-token",
+                objects={"ApiToken": token.id},
+                changes=changed({}, {"name": token.name, "role": token.role}),
+            )
         return secret
 
     secret = _run(create())
@@ -147,7 +155,17 @@ def revoke_token(name: str) -> None:
 
     async def revoke() -> None:
         async with session_scope() as session:
-            await tokens.revoke_token(session, name)
+            token = await tokens.revoke_token(session, name)
+            record_audit(
+                session,
+                token_name=None,
+                action="revoke-token",
+                objects={"ApiToken": token.id},
+                changes=changed(
+                    {"name": token.name, "role": token.role},
+                    {"name": None, "role": None},
+                ),
+            )
 
     _run(revoke())
     click.echo(f"Revoked token {name!r}.")
@@ -171,6 +189,15 @@ def rotate_key() -> None:
     async def reseal() -> secrets.ResealResult:
         async with session_scope() as session:
             result = await secrets.reseal_tokens(session)
+            record_audit(
+                session,
+                token_name=None,
+                action="rotate-key",
+                changes={
+                    "tokensResealed": result.resealed,
+                    "tokensUnreadable": result.unreadable,
+                },
+            )
         return result
 
     try:

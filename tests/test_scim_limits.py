@@ -16,6 +16,10 @@ from tests.support.scim2_server import ScimTenant
 
 TOKEN = "scim-token-3c9f0e7d51"
 
+AUDIT_LOG = """
+{ auditLog { edges { node { action changes } } } }
+"""
+
 
 async def test_large_body_rejected() -> None:
     def answer(request: BaseHTTPRequestHandler) -> None:
@@ -134,6 +138,12 @@ async def test_new_base_url_clears_token(
     assert payload["provisioning"]["connection"]["tokenConfigured"] is False
     assert server.received
     assert all("Authorization" not in r.headers for r in server.received)
+    entries = (await api(AUDIT_LOG))["auditLog"]["edges"]
+    assert entries[0]["node"]["action"] == "configureProvisioning"
+    assert entries[0]["node"]["changes"] == {
+        "baseUrl": {"old": scim_target.base_url, "new": server.url()},
+        "token": "cleared",
+    }
 
 
 async def test_same_base_url_keeps_token(

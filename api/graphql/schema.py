@@ -6,6 +6,9 @@ import strawberry
 from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 
+from api.graphql.audit.queries import AuditQueries
+from api.graphql.audit.types import AuditEntry
+from api.graphql.core.permissions import MutationsNeedAdmin
 from api.graphql.directory.mutations import DirectoryMutations
 from api.graphql.directory.queries import DirectoryQueries
 from api.graphql.provisioning.mutations import ProvisioningMutations
@@ -18,7 +21,7 @@ from api.graphql.provisioning.types import (
 
 
 @strawberry.type
-class Query(DirectoryQueries):
+class Query(DirectoryQueries, AuditQueries):
     node: relay.Node | None = relay.node(description="Fetch any object by its id.")
 
 
@@ -30,6 +33,6 @@ class Mutation(DirectoryMutations, ProvisioningMutations):
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[ScimAccount, ScimGroup, RefreshRun, ProvisioningOperation],
-    extensions=[ParserCache, ValidationCache],
+    types=[ScimAccount, ScimGroup, RefreshRun, ProvisioningOperation, AuditEntry],
+    extensions=[ParserCache, ValidationCache, MutationsNeedAdmin],
 )

@@ -1,5 +1,6 @@
 """Tables of the SmartLink provisioning database."""
 
+from domain.models.audit import AuditEntry
 from domain.models.directory import (
     AccessGrant,
     Application,
@@ -24,6 +25,7 @@ __all__ = [
     "AccessGrant",
     "ApiToken",
     "Application",
+    "AuditEntry",
     "ConnectionStatus",
     "Folder",
     "FolderApplication",

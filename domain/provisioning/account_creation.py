@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
+from domain.audit import record_audit
 from domain.errors import DomainError
 from domain.models import ProvisioningOperation, ScimAccount, User
 from domain.provisioning.connection import open_client, require_connection
@@ -33,6 +34,7 @@ async def create_account(
     user_id: uuid.UUID,
     *,
     trigger: str,
+    token_name: str | None = None,
 ) -> ScimAccount:
     """Give the user an account in the target, linked to the user.
 
@@ -40,7 +42,8 @@ async def create_account(
     matches the user, is linked and returned instead of creating another. A
     409 from the target, or a timeout after which the account exists, also
     ends with the existing account adopted. Commits as it goes, because it
-    holds no transaction open while the target answers.
+    holds no transaction open while the target answers. A new account or link
+    is audited under `token_name`, the API token that asked for it.
     """
     connection = await require_connection(session, application_id)
     user = await get_user(session, user_id)
@@ -53,7 +56,7 @@ async def create_account(
 
     existing = (await match_accounts(session, application_id, [user])).get(user.id)
     if existing is not None:
-        return await _link_existing(session, existing, user, trigger)
+        return await _link_existing(session, existing, user, trigger, token_name)
 
     subject = Subject(application_id=application_id, trigger=trigger, user_id=user.id)
     operation = await start_operation(session, subject, CREATE_ACCOUNT)
@@ -69,19 +72,31 @@ async def create_account(
         raise error from exc
 
     account = await upsert_account(session, application_id, resource)
+    previous_user_id = account.user_id
     account.user_id = user.id
     succeed(operation, scim_id=account.scim_id, status=status)
+    await session.flush()
+    changes: dict[str, Any] = {"user": {"old": previous_user_id, "new": user.id}}
+    if status is not None:
+        changes["scimId"] = {"old": None, "new": account.scim_id}
+    _audit(session, account, token_name, changes)
     await session.commit()
     logger.info("Created account %r for user %s.", account.scim_id, user.id)
     return account
 
 
 async def _link_existing(
-    session: AsyncSession, account: ScimAccount, user: User, trigger: str
+    session: AsyncSession,
+    account: ScimAccount,
+    user: User,
+    trigger: str,
+    token_name: str | None,
 ) -> ScimAccount:
     if account.user_id == user.id:
         return account
+    changes: dict[str, Any] = {"user": {"old": account.user_id, "new": user.id}}
     account.user_id = user.id
+    _audit(session, account, token_name, changes)
     operation = ProvisioningOperation(
         application_id=account.application_id,
         action=LINK_ACCOUNT,
@@ -93,6 +108,27 @@ async def _link_existing(
     session.add(operation)
     await session.commit()
     return account
+
+
+def _audit(
+    session: AsyncSession,
+    account: ScimAccount,
+    token_name: str | None,
+    changes: dict[str, Any],
+) -> None:
+    assert account.user_id is not None
+    record_audit(
+        session,
+        token_name=token_name,
+        action="createAccount",
+        application_id=account.application_id,
+        objects={
+            "Application": account.application_id,
+            "User": account.user_id,
+            "ScimAccount": account.id,
+        },
+        changes=changes,
+    )
 
 
 async def _post_or_adopt(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.applications import get_application
+from domain.audit import changed, record_audit, secret_change
 from domain.config import get_settings
 from domain.errors import InvalidInput, NotConnected
 from domain.models import ConnectionStatus, ScimConnection
@@ -103,13 +104,15 @@ async def configure_provisioning(
     *,
     base_url: str,
     token: str | None,
+    token_name: str | None = None,
 ) -> ScimConnection:
     """Save the endpoint and token, then read the target's discovery documents.
 
     The connection is committed as CONNECTED, or as FAILED with `last_error`
     before the failure is raised, so the Configuration tab shows either.
     Leaving the token out keeps the saved one only while the URL is unchanged,
-    so a saved token is never sent to another host.
+    so a saved token is never sent to another host. The change is audited
+    under `token_name`, the API token that asked for it.
     """
     await get_application(session, application_id)
     base_url = parse_base_url(base_url)
@@ -118,13 +121,29 @@ async def configure_provisioning(
 
     connection = await get_connection(session, application_id)
     if connection is None:
-        connection = ScimConnection(application_id=application_id, base_url=base_url)
+        connection = ScimConnection(application_id=application_id, base_url="")
         session.add(connection)
+    had_token = connection.token_ciphertext is not None
+    url_changed = connection.base_url != base_url
+    changes = changed({"baseUrl": connection.base_url or None}, {"baseUrl": base_url})
     if token is not None:
         connection.token_ciphertext = seal(token, application_id)
-    elif connection.base_url != base_url:
+    elif url_changed:
         connection.token_ciphertext = None
+    word = secret_change(
+        was_set=had_token, new_value=token is not None, cleared=url_changed
+    )
+    if word is not None:
+        changes["token"] = word
     connection.base_url = base_url
+    record_audit(
+        session,
+        token_name=token_name,
+        action="configureProvisioning",
+        application_id=application_id,
+        objects={"Application": application_id},
+        changes=changes,
+    )
     await session.commit()
 
     try:
