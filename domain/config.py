@@ -34,6 +34,18 @@ class Settings(BaseSettings):
     scim_max_response_bytes: int = 10 * 1024 * 1024
     #: Resources asked for per page when listing a target's users and groups.
     scim_page_size: int = 100
+    #: Whether GraphQL serves introspection queries (`__schema`, `__type`).
+    graphql_introspection: bool = True
+    #: Whether GraphQL errors suggest similar names ("Did you mean ...?").
+    graphql_field_suggestions: bool = True
+    #: Whether a browser's GET of /graphql shows the GraphiQL page.
+    graphiql: bool = True
+    #: Levels of nested fields a GraphQL operation may have at most.
+    graphql_max_depth: int = 12
+    #: Aliases a GraphQL document may have at most.
+    graphql_max_aliases: int = 30
+    #: Tokens (names, punctuation, values) a GraphQL document may have at most.
+    graphql_max_tokens: int = 2000
 
     @property
     def resolved_database_url(self) -> str:

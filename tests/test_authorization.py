@@ -288,6 +288,7 @@ async def test_audit_log_filters_and_pages(
         "auditLog"
     ]
     none = (await api(AUDIT_LOG, action="deleteAccount"))["auditLog"]
+    bad = await api.execute(AUDIT_LOG, applicationId="not-an-id")
 
     assert first["totalCount"] == 1
     assert [e["node"]["objectIds"] for e in first["edges"]] == [[first_id]]
@@ -296,3 +297,5 @@ async def test_audit_log_filters_and_pages(
     assert page["pageInfo"]["hasNextPage"] is True
     assert len(rest["edges"]) == 1
     assert none["totalCount"] == 0
+    assert bad["data"] is None
+    assert [e["extensions"]["code"] for e in bad["errors"]] == ["INVALID"]
