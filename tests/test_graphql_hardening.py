@@ -217,3 +217,31 @@ def _release(version: str) -> tuple[int, ...]:
     numbers = re.match(r"\d+(\.\d+)*", version)
     assert numbers is not None, version
     return tuple(int(part) for part in numbers.group().split("."))
+
+
+async def test_field_error_keeps_session_usable(api: GraphQLClient) -> None:
+    # The bad cursor nulls `provisioning` while its sibling `connection` is
+    # reading the database; graphql-core cancels that sibling. The next
+    # mutation must still find the request's session usable.
+    document = """
+    mutation {
+      createApplication(input: {name: "Acme"}) {
+        application {
+          provisioning {
+            connection { baseUrl }
+            operations(after: "bad") { totalCount }
+          }
+        }
+      }
+      createFolder(input: {name: "Sales"}) { folder { name } errors { code } }
+    }
+    """
+
+    body = await api.execute(document)
+
+    assert body["data"]["createApplication"] == {"application": None}
+    assert body["data"]["createFolder"] == {"folder": {"name": "Sales"}, "errors": []}
+    assert messages(body) == [
+        "Cursor 'bad' in `after` is not valid; pass a cursor from this list's edges "
+        "or pageInfo."
+    ]
