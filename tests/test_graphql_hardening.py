@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 import re
 import tomllib
@@ -245,3 +246,58 @@ async def test_field_error_keeps_session_usable(api: GraphQLClient) -> None:
         "Cursor 'bad' in `after` is not valid; pass a cursor from this list's edges "
         "or pageInfo."
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem", "literal_problem"),
+    [
+        ("Acme\x00CRM", "contains the NUL character (U+0000)", None),
+        (
+            "Acme\ud800",
+            "contains a lone UTF-16 surrogate",
+            "Syntax Error: Invalid Unicode escape sequence: '\\ud800'.",
+        ),
+    ],
+)
+async def test_unstorable_text_rejected(
+    api: GraphQLClient, name: str, problem: str, literal_problem: str | None
+) -> None:
+    # json.dumps escapes both as \\u sequences, which GraphQL strings share.
+    async def post(query: str, **variables: str) -> dict[str, object]:
+        payload = json.dumps({"query": query, "variables": variables})
+        response = await api.http.post(
+            "/graphql", content=payload, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+    as_variable = await post(
+        "mutation($name: String!) { createApplication(input: {name: $name}) "
+        "{ errors { code } } }",
+        name=name,
+    )
+    as_literal = await post(
+        f"mutation {{ createApplication(input: {{name: {json.dumps(name)}}}) "
+        "{ errors { code } } }"
+    )
+    searched = await post(
+        "query($search: String) { applications(search: $search) { totalCount } }",
+        search=name,
+    )
+
+    for body in (as_variable, searched):
+        assert body["data"] is None
+        [error] = body["errors"]  # type: ignore[misc]
+        assert error["extensions"] == {"code": "INVALID_TEXT"}
+        assert problem in error["message"]
+    # graphql-core itself rejects a lone surrogate written in the document.
+    assert as_literal["data"] is None
+    [error] = as_literal["errors"]  # type: ignore[misc]
+    if literal_problem is None:
+        assert problem in error["message"]
+    else:
+        assert error["message"] == literal_problem
+    assert (await api("{ applications { totalCount } }"))["applications"] == {
+        "totalCount": 0
+    }

@@ -2,8 +2,8 @@
 
 Its extensions add the protections that settings choose: limits on depth,
 aliases and tokens, introspection and name suggestions that production can
-turn off. Viewer tokens are kept from mutations, and unexpected errors are
-masked.
+turn off. Viewer tokens are kept from mutations, text that no database can
+store is rejected, and unexpected errors are masked.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from api.graphql.audit.queries import AuditQueries
 from api.graphql.audit.types import AuditEntry
 from api.graphql.core.masking import process_graphql_errors
 from api.graphql.core.permissions import MutationsNeedAdmin
+from api.graphql.core.text_input import RejectUnstorableText
 from api.graphql.directory.mutations import DirectoryMutations
 from api.graphql.directory.queries import DirectoryQueries
 from api.graphql.provisioning.mutations import ProvisioningMutations
@@ -113,5 +114,6 @@ schema = SmartLinkSchema(
         SettingsValidationRules,
         ValidationCache,
         MutationsNeedAdmin,
+        RejectUnstorableText,
     ],
 )
