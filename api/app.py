@@ -15,6 +15,7 @@ from starlette.routing import Route
 from api.auth import BearerTokenMiddleware
 from api.graphql.view import SessionMiddleware, create_graphql_view
 from domain.db import dispose_engines
+from domain.secrets import encryption_keys
 from jobs import relay
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ def create_app(*, run_worker: bool = True) -> Starlette:
         from jobs.broker import uses_redis
         from jobs.refresh import requeue_pending_refreshes
 
+        # A malformed key fails the start, not the first SCIM request.
+        encryption_keys()
         worker = None
         if run_worker and not uses_redis():
             from jobs.inprocess import start_worker

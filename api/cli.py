@@ -11,7 +11,8 @@ from datetime import datetime
 
 import click
 
-from domain import tokens
+from domain import secrets, tokens
+from domain.audit import changed, record_audit
 from domain.config import get_settings
 from domain.db import dispose_engines, session_scope
 from domain.errors import DomainError
@@ -125,7 +126,14 @@ def create_token(name: str, role: str) -> None:
 
     async def create() -> str:
         async with session_scope() as session:
-            _token, secret = await tokens.create_token(session, name, TokenRole(role))
+            token, secret = await tokens.create_token(session, name, TokenRole(role))
+            record_audit(
+                session,
+                token_name=None,
+                action="create-token",
+                objects={"ApiToken": token.id},
+                changes=changed({}, {"name": token.name, "role": token.role}),
+            )
         return secret
 
     secret = _run(create())
@@ -162,7 +170,60 @@ def revoke_token(name: str) -> None:
 
     async def revoke() -> None:
         async with session_scope() as session:
-            await tokens.revoke_token(session, name)
+            token = await tokens.revoke_token(session, name)
+            record_audit(
+                session,
+                token_name=None,
+                action="revoke-token",
+                objects={"ApiToken": token.id},
+                changes=changed(
+                    {"name": token.name, "role": token.role},
+                    {"name": None, "role": None},
+                ),
+            )
 
     _run(revoke())
     click.echo(f"Revoked token {name!r}.")
+
+
+@main.command("generate-key")
+def generate_key() -> None:
+    """Print a new key for SMARTLINK_ENCRYPTION_KEY."""
+    click.echo(secrets.generate_key())
+
+
+@main.command("rotate-key")
+def rotate_key() -> None:
+    """Re-encrypt every stored SCIM token with the first encryption key.
+
+    To rotate, put the new key first in SMARTLINK_ENCRYPTION_KEY and keep the
+    old one after it (NEW,OLD), run this command, then remove the old key.
+    """
+    upgrade_database()
+
+    async def reseal() -> secrets.ResealResult:
+        async with session_scope() as session:
+            result = await secrets.reseal_tokens(session)
+            record_audit(
+                session,
+                token_name=None,
+                action="rotate-key",
+                changes={
+                    "tokensResealed": result.resealed,
+                    "tokensUnreadable": result.unreadable,
+                },
+            )
+        return result
+
+    try:
+        result = _run(reseal())
+    except secrets.SecretKeyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Re-encrypted {result.resealed} SCIM tokens with the first key.")
+    if result.unreadable:
+        ids = ", ".join(str(application_id) for application_id in result.unreadable)
+        raise click.ClickException(
+            f"The SCIM tokens of these applications decrypt with no configured key "
+            f"and were left as they were: {ids}. Save each one again in its "
+            "application's Configuration tab."
+        )

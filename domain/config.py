@@ -20,20 +20,36 @@ class Settings(BaseSettings):
     database_url: str | None = None
     #: Redis URL of the Dramatiq broker; unset runs jobs in an in-process worker.
     redis_url: str | None = None
-    #: Base64 key (32 bytes) that encrypts SCIM tokens; unset, a key file in
-    #: `data_dir` is used.
+    #: Comma-separated base64 keys (32 bytes each) for SCIM tokens: the first
+    #: encrypts, and every one decrypts. Unset, a key file in `data_dir` is used.
     encryption_key: str | None = Field(default=None, repr=False)
     #: Comma-separated hosts or networks that SCIM requests may reach over plain
     #: HTTP or on private and loopback addresses.
     outbound_allow: str = ""
     #: Seconds a SCIM request may take to connect, and to read each response.
     scim_timeout: float = 15.0
+    #: Seconds one SCIM request may take in all, its response body included.
+    scim_total_timeout: float = 60.0
+    #: Bytes of a SCIM response body read at most; a longer body fails.
+    scim_max_response_bytes: int = 10 * 1024 * 1024
     #: Resources asked for per page when listing a target's users and groups.
     scim_page_size: int = 100
     #: Group members added or removed by one PATCH request at most; a target
     #: announcing a smaller `bulk.maxOperations` gets that many instead.
     # NOTE: 100 is a guess at a size every target accepts; no standard sets one.
     scim_members_per_request: int = Field(default=100, gt=0)
+    #: Whether GraphQL serves introspection queries (`__schema`, `__type`).
+    graphql_introspection: bool = True
+    #: Whether GraphQL errors suggest similar names ("Did you mean ...?").
+    graphql_field_suggestions: bool = True
+    #: Whether a browser's GET of /graphql shows the GraphiQL page.
+    graphiql: bool = True
+    #: Levels of nested fields a GraphQL operation may have at most.
+    graphql_max_depth: int = 12
+    #: Aliases a GraphQL document may have at most.
+    graphql_max_aliases: int = 30
+    #: Tokens (names, punctuation, values) a GraphQL document may have at most.
+    graphql_max_tokens: int = 2000
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,15 +8,18 @@ loop gets its own engine.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.config import get_settings
+
+T = TypeVar("T")
 
 _engines: dict[tuple[int, str], AsyncEngine] = {}
 
@@ -56,48 +59,63 @@ async def dispose_engines() -> None:
 
 
 class SerializedSession(AsyncSession):
-    """An `AsyncSession` that runs one database operation at a time.
+    """An `AsyncSession` that runs one database operation at a time, each to its end.
 
-    GraphQL resolves sibling fields concurrently, and a session (with its one
-    connection) raises if two coroutines use it at once; this session makes
-    them take turns instead.
+    GraphQL resolves sibling fields concurrently, and a session with its one
+    connection raises if two coroutines use it at once, so this session makes
+    them take turns. graphql-core also cancels the sibling resolvers
+    of a field whose error nulls their parent. A statement cancelled half-way
+    invalidates the connection for the rest of the request, so each operation
+    runs shielded from its caller's cancellation.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._turn = asyncio.Lock()
 
+    async def _take_turn(self, operation: Callable[[], Awaitable[T]]) -> T:
+        async def run() -> T:
+            async with self._turn:
+                return await operation()
+
+        task = asyncio.ensure_future(run())
+        # A cancelled caller no longer awaits the task, so its error is
+        # retrieved here rather than reported as never retrieved.
+        task.add_done_callback(_retrieve_error)
+        return await asyncio.shield(task)
+
     async def exec(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._turn:
-            return await super().exec(*args, **kwargs)
+        return await self._take_turn(partial(super().exec, *args, **kwargs))
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._turn:
-            return await super().execute(*args, **kwargs)
+        return await self._take_turn(partial(super().execute, *args, **kwargs))
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._turn:
-            return await super().get(*args, **kwargs)
+        return await self._take_turn(partial(super().get, *args, **kwargs))
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
-        async with self._turn:
-            await super().flush(*args, **kwargs)
+        await self._take_turn(partial(super().flush, *args, **kwargs))
 
     async def commit(self) -> None:
-        async with self._turn:
-            await super().commit()
+        await self._take_turn(super().commit)
 
     async def rollback(self) -> None:
-        async with self._turn:
-            await super().rollback()
+        await self._take_turn(super().rollback)
 
     async def refresh(self, *args: Any, **kwargs: Any) -> None:
-        async with self._turn:
-            await super().refresh(*args, **kwargs)
+        await self._take_turn(partial(super().refresh, *args, **kwargs))
 
     async def delete(self, *args: Any, **kwargs: Any) -> None:
-        async with self._turn:
-            await super().delete(*args, **kwargs)
+        await self._take_turn(partial(super().delete, *args, **kwargs))
+
+    async def close(self) -> None:
+        # Waits for an operation whose caller was cancelled to end first.
+        await self._take_turn(super().close)
+
+
+def _retrieve_error(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def session_factory() -> async_sessionmaker[AsyncSession]:

@@ -65,7 +65,8 @@ async def list_tokens(session: AsyncSession) -> Sequence[ApiToken]:
     return (await session.exec(select(ApiToken).order_by(col(ApiToken.name)))).all()
 
 
-async def revoke_token(session: AsyncSession, name: str) -> None:
+async def revoke_token(session: AsyncSession, name: str) -> ApiToken:
+    """Delete the token named `name` and return it."""
     token = (await session.exec(select(ApiToken).where(ApiToken.name == name))).first()
     if token is None:
         raise NotFound(
@@ -73,6 +74,7 @@ async def revoke_token(session: AsyncSession, name: str) -> None:
         )
     await session.delete(token)
     await session.flush()
+    return token
 
 
 async def touch_token(session: AsyncSession, token: ApiToken) -> None:

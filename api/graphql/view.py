@@ -12,7 +12,9 @@ from strawberry.types.unset import UNSET
 
 from api.graphql.core.context import Context
 from api.graphql.schema import schema
+from domain.config import get_settings
 from domain.db import session_factory
+from domain.models import ApiToken, TokenRole
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -35,11 +37,26 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(session=request.state.session, token=request.state.api_token)
+        token = getattr(request.state, "api_token", None)
+        if token is None:
+            # Only the GraphiQL page gets here without a token (see api.auth).
+            # Strawberry builds a context before it serves that page, which
+            # runs no operation.
+            token = ApiToken(name="graphiql-page", token_hash="", role=TokenRole.VIEWER)
+        return Context(session=request.state.session, token=token)
 
 
 def create_graphql_view() -> GraphQLView:
-    return GraphQLView(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+    """Build the endpoint with the current settings.
+
+    Queries over GET are refused, so that no link followed by a browser can
+    start a request that reaches the SCIM targets.
+    """
+    return GraphQLView(
+        schema,
+        graphql_ide="graphiql" if get_settings().graphiql else None,
+        allow_queries_via_get=False,
+    )
 
 
 class SessionMiddleware:

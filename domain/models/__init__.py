@@ -1,5 +1,6 @@
 """Tables of the SmartLink provisioning database."""
 
+from domain.models.audit import AuditEntry
 from domain.models.automation import (
     DeprovisionAction,
     EventStatus,
@@ -44,6 +45,7 @@ __all__ = [
     "AccessGrant",
     "ApiToken",
     "Application",
+    "AuditEntry",
     "ConnectionStatus",
     "Folder",
     "FolderApplication",

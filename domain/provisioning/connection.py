@@ -9,16 +9,22 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.applications import get_application
+from domain.audit import changed, record_audit, secret_change
 from domain.config import get_settings
 from domain.errors import InvalidInput, NotConnected
 from domain.models import ConnectionStatus, ScimConnection
 from domain.models.columns import utcnow
-from domain.outbound import check_outbound_url, parse_base_url
+from domain.outbound import OutboundPolicy, check_base_url, parse_base_url
 from domain.provisioning.target_errors import target_error
 from domain.scim.client import ScimClient
-from domain.scim.errors import ScimError, ScimInvalidResponse, ScimNotFound
+from domain.scim.errors import (
+    ScimError,
+    ScimInvalidResponse,
+    ScimNotFound,
+    ScimTokenUnreadable,
+)
 from domain.scim.payloads import get_key
-from domain.secrets import seal, unseal
+from domain.secrets import SecretKeyError, seal, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +60,32 @@ async def require_connection(
     return connection
 
 
+def outbound_policy() -> OutboundPolicy:
+    """Return the outbound rules that `SMARTLINK_OUTBOUND_ALLOW` sets."""
+    return OutboundPolicy.from_entries(get_settings().outbound_allow_list)
+
+
 def open_client(connection: ScimConnection) -> ScimClient:
-    """Return a client for the connection's endpoint, with its token decrypted."""
+    """Return a client for the connection's endpoint, with its token decrypted.
+
+    Raises `ScimTokenUnreadable` when the token does not decrypt. The client
+    checks the outbound rules at each connection it opens.
+    """
     settings = get_settings()
-    check_outbound_url(connection.base_url, settings.outbound_allow_list)
     token = None
     if connection.token_ciphertext:
-        token = unseal(connection.token_ciphertext, connection.application_id)
-    return ScimClient(connection.base_url, token, timeout=settings.scim_timeout)
+        try:
+            token = unseal(connection.token_ciphertext, connection.application_id)
+        except SecretKeyError as exc:
+            raise ScimTokenUnreadable(str(exc), url=connection.base_url) from exc
+    return ScimClient(
+        connection.base_url,
+        token,
+        timeout=settings.scim_timeout,
+        total_timeout=settings.scim_total_timeout,
+        max_response_bytes=settings.scim_max_response_bytes,
+        policy=outbound_policy(),
+    )
 
 
 def _clean_token(token: str | None) -> str | None:
@@ -85,28 +109,46 @@ async def configure_provisioning(
     *,
     base_url: str,
     token: str | None,
+    token_name: str | None = None,
 ) -> ScimConnection:
     """Save the endpoint and token, then read the target's discovery documents.
 
     The connection is committed as CONNECTED, or as FAILED with `last_error`
     before the failure is raised, so the Configuration tab shows either.
     Leaving the token out keeps the saved one only while the URL is unchanged,
-    so a saved token is never sent to another host.
+    so a saved token is never sent to another host. The change is audited
+    under `token_name`, the API token that asked for it.
     """
     await get_application(session, application_id)
     base_url = parse_base_url(base_url)
     token = _clean_token(token)
-    check_outbound_url(base_url, get_settings().outbound_allow_list)
+    await check_base_url(base_url, outbound_policy())
 
     connection = await get_connection(session, application_id)
     if connection is None:
-        connection = ScimConnection(application_id=application_id, base_url=base_url)
+        connection = ScimConnection(application_id=application_id, base_url="")
         session.add(connection)
+    had_token = connection.token_ciphertext is not None
+    url_changed = connection.base_url != base_url
+    changes = changed({"baseUrl": connection.base_url or None}, {"baseUrl": base_url})
     if token is not None:
         connection.token_ciphertext = seal(token, application_id)
-    elif connection.base_url != base_url:
+    elif url_changed:
         connection.token_ciphertext = None
+    word = secret_change(
+        was_set=had_token, new_value=token is not None, cleared=url_changed
+    )
+    if word is not None:
+        changes["token"] = word
     connection.base_url = base_url
+    record_audit(
+        session,
+        token_name=token_name,
+        action="configureProvisioning",
+        application_id=application_id,
+        objects={"Application": application_id},
+        changes=changes,
+    )
     await session.commit()
 
     try:

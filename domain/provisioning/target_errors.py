@@ -12,8 +12,9 @@ def target_error(exc: scim.ScimError, doing: str) -> TargetError:
     reason = exc.message.rstrip()
     if not reason.endswith((".", "!", "?")):
         reason += "."
+    message = f"Could not {doing}: {reason}"
     return TargetError(
-        f"Could not {doing}: {reason} {advice}",
+        f"{message} {advice}" if advice else message,
         code=code,
         transient=exc.is_transient,
         retry_after=getattr(exc, "retry_after", None),
@@ -22,6 +23,21 @@ def target_error(exc: scim.ScimError, doing: str) -> TargetError:
 
 
 def _classify(exc: scim.ScimError) -> tuple[ErrorCode, str]:
+    # The messages of these errors already name the fix.
+    if isinstance(exc, scim.ScimOutboundRejected):
+        return ErrorCode.OUTBOUND_REJECTED, ""
+    if isinstance(exc, scim.ScimTokenUnreadable):
+        return ErrorCode.TOKEN_UNREADABLE, ""
+
+    if isinstance(exc, scim.ScimResponseTooLarge):
+        return ErrorCode.TARGET_FAILED, (
+            "An operator can lower SMARTLINK_SCIM_PAGE_SIZE, or raise the limit "
+            "if the target's responses are legitimately that large."
+        )
+    if isinstance(exc, scim.ScimRedirect):
+        return ErrorCode.NOT_SCIM, (
+            "If the endpoint moved, save the address it redirects to as the base URL."
+        )
     if isinstance(exc, scim.ScimTLSError):
         return ErrorCode.TARGET_UNREACHABLE, (
             "Check that the target's certificate is valid and the URL uses its "

@@ -6,6 +6,7 @@ turns httpx exceptions and error statuses into `domain.scim.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -19,8 +20,11 @@ from urllib.parse import quote
 
 import httpx
 
+from domain.config import get_settings
+from domain.outbound import OutboundPolicy, OutboundRejected
 from domain.scim import errors
 from domain.scim.payloads import filter_literal, get_key, parse_int
+from domain.scim.transport import GuardedTransport
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,17 @@ MAX_PAGES = 5_000
 
 #: Characters of a non-SCIM error body kept as the error detail.
 DETAIL_LIMIT = 300
+
+#: Seconds one request may take in all, body included, by default.
+DEFAULT_TOTAL_TIMEOUT = 60.0
+
+#: Bytes of a response body read at most by default.
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+#: Tokens shorter than this are not removed from error messages, because
+#: replacing a few common characters would garble the message. Real bearer
+#: tokens are far longer.
+REDACT_MIN_LENGTH = 4
 
 ProgressCallback = Callable[[int, int | None], Awaitable[None]]
 
@@ -70,7 +85,10 @@ class ScimResponse:
 class ScimClient:
     """A client for one SCIM service provider, authenticated by a bearer token.
 
-    Use it as an async context manager so the connection pool is closed.
+    Requests go through a `GuardedTransport` that applies the outbound rules of
+    `policy` (by default, `SMARTLINK_OUTBOUND_ALLOW`) to every connection.
+    Redirects are never followed. Use it as an async context manager so the
+    connection pool is closed.
     """
 
     def __init__(
@@ -79,12 +97,23 @@ class ScimClient:
         token: str | None,
         *,
         timeout: float = 15.0,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        policy: OutboundPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.total_timeout = total_timeout
+        self.max_response_bytes = max_response_bytes
+        self._token = token
         headers = {"Accept": f"{SCIM_CONTENT_TYPE}, application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if transport is None:
+            if policy is None:
+                allow = get_settings().outbound_allow_list
+                policy = OutboundPolicy.from_entries(allow)
+            transport = GuardedTransport(policy, verify=default_ssl_context())
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(timeout),
@@ -126,14 +155,47 @@ class ScimClient:
     ) -> ScimResponse:
         """Send one request and return its status and JSON body.
 
-        Raises a `ScimError` subclass for every failure, chained to its cause.
+        Raises a `ScimError` subclass for every failure, chained to its cause,
+        with the token removed from its message should the target echo it.
         """
         url = f"{self.base_url}/{path.lstrip('/')}"
-        headers = {"Content-Type": SCIM_CONTENT_TYPE} if json is not None else None
         try:
-            response = await self._http.request(
-                method, url, json=json, params=params, headers=headers
-            )
+            response = await self._send(method, url, json=json, params=params)
+            logger.debug("SCIM %s %s returned %s.", method, url, response.status_code)
+            if response.status_code >= 300:
+                raise _status_error(response, method, url)
+            return ScimResponse(response.status_code, _json_body(response, method, url))
+        except errors.ScimError as exc:
+            self._redact(exc)
+            raise
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: dict[str, Any] | None,
+        params: dict[str, str | int] | None,
+    ) -> httpx.Response:
+        """Send the request and read its body within the size and time limits."""
+        headers = {"Content-Type": SCIM_CONTENT_TYPE} if json is not None else None
+        request = self._http.build_request(
+            method, url, json=json, params=params, headers=headers
+        )
+        try:
+            async with asyncio.timeout(self.total_timeout):
+                response = await self._http.send(request, stream=True)
+                try:
+                    content = await self._read_body(response, method, url)
+                finally:
+                    await response.aclose()
+        except TimeoutError as exc:
+            raise errors.ScimTimeout(
+                f"{method} {url} took longer than {self.total_timeout:g} s in all, "
+                "the limit that SMARTLINK_SCIM_TOTAL_TIMEOUT sets.",
+                method=method,
+                url=url,
+            ) from exc
         except httpx.TimeoutException as exc:
             raise errors.ScimTimeout(
                 f"{method} {url} timed out: {type(exc).__name__}.",
@@ -142,6 +204,10 @@ class ScimClient:
             ) from exc
         except httpx.ConnectError as exc:
             raise _connect_error(exc, method, url) from exc
+        except OutboundRejected as exc:
+            raise errors.ScimOutboundRejected(
+                exc.message, method=method, url=url
+            ) from exc
         except httpx.HTTPError as exc:
             raise errors.ScimConnectError(
                 f"{method} {url} failed: {type(exc).__name__}: {exc}",
@@ -149,10 +215,44 @@ class ScimClient:
                 url=url,
             ) from exc
 
-        logger.debug("SCIM %s %s returned %s.", method, url, response.status_code)
-        if response.is_error or response.is_redirect:
-            raise _status_error(response, method, url)
-        return ScimResponse(response.status_code, _json_body(response, method, url))
+        # The body is already decoded, so the copy must not be decoded again.
+        kept_headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=kept_headers,
+            content=content,
+            request=request,
+        )
+
+    async def _read_body(
+        self, response: httpx.Response, method: str, url: str
+    ) -> bytes:
+        limit = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(method, url, limit)
+
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(method, url, limit)
+        return bytes(body)
+
+    def _redact(self, exc: errors.ScimError) -> None:
+        token = self._token
+        if not token or len(token) < REDACT_MIN_LENGTH:
+            return
+        exc.message = exc.message.replace(token, "[token]")
+        exc.args = (exc.message,)
+        if isinstance(exc, errors.ScimResponseError) and exc.detail:
+            exc.detail = exc.detail.replace(token, "[token]")
+        if isinstance(exc, errors.ScimRedirect) and exc.location:
+            exc.location = exc.location.replace(token, "[token]")
 
     async def get(self, path: str, **params: str | int) -> dict[str, Any]:
         body = await self.request("GET", path, params=params or None)
@@ -267,6 +367,15 @@ def _resource_path(endpoint: str, scim_id: str) -> str:
     return f"{endpoint}/{quote(scim_id, safe='')}"
 
 
+def _too_large(method: str, url: str, limit: int) -> errors.ScimResponseTooLarge:
+    return errors.ScimResponseTooLarge(
+        f"{method} {url} returned a body longer than {limit} bytes, the limit "
+        "that SMARTLINK_SCIM_MAX_RESPONSE_BYTES sets.",
+        method=method,
+        url=url,
+    )
+
+
 def _mark_incomplete(listing: Listing, problem: str) -> None:
     listing.complete = False
     listing.problem = problem
@@ -349,6 +458,17 @@ def _status_error(
     kwargs: dict[str, Any] = dict(
         status=status, detail=detail, scim_type=scim_type, method=method, url=url
     )
+    if status < 400:
+        location = response.headers.get("location")
+        quoted = repr(location[:DETAIL_LIMIT]) if location else "no location"
+        return errors.ScimRedirect(
+            f"{method} {url} returned {status}, a redirect to {quoted}. SCIM "
+            "requests do not follow redirects, so the token is never sent to "
+            "another address.",
+            location=location,
+            **kwargs,
+        )
+
     if status in (401, 403):
         return errors.ScimUnauthorized(message, **kwargs)
     if status == 404:

@@ -5,13 +5,17 @@
     │   ├── ScimTimeout
     │   ├── ScimConnectError
     │   └── ScimTLSError          stop: fix the certificate or the URL
+    ├── ScimOutboundRejected      stop: the outbound rules reject the address
+    ├── ScimTokenUnreadable       stop: the saved token does not decrypt
     ├── ScimResponseError         the target answered with an error status
+    │   ├── ScimRedirect          stop: fix the base URL (3xx, never followed)
     │   ├── ScimUnauthorized      stop: fix the token (401, 403)
     │   ├── ScimNotFound          re-create, or treat as already gone (404)
     │   ├── ScimConflict          look the resource up and adopt it (409)
     │   ├── ScimRateLimited       retry after `retry_after` (429)
     │   ├── ScimServerError       retry later (5xx)
     │   └── ScimRejected          record and skip: fix the data (other 4xx)
+    ├── ScimResponseTooLarge      stop: the body passed the size limit
     └── ScimInvalidResponse       stop: not a SCIM endpoint, or a broken one
 
 Every message names the method and URL and never contains the token.
@@ -59,6 +63,21 @@ class ScimTLSError(ScimTransportError):
         return False
 
 
+class ScimOutboundRejected(ScimError):
+    """Raised when the outbound rules reject the address a request would reach.
+
+    The original `domain.outbound.OutboundRejected` is available on `__cause__`.
+    """
+
+
+class ScimTokenUnreadable(ScimError):
+    """Raised when the saved token does not decrypt with any configured key."""
+
+
+class ScimResponseTooLarge(ScimError):
+    """Raised when a response body is longer than the configured limit."""
+
+
 class ScimResponseError(ScimError):
     """Base class for error statuses; carries the status and the target's detail."""
 
@@ -76,6 +95,15 @@ class ScimResponseError(ScimError):
         self.status = status
         self.detail = detail
         self.scim_type = scim_type
+
+
+class ScimRedirect(ScimResponseError):
+    """Raised on 3xx. Redirects are never followed, so they cannot lead the
+    token to another host. `location` is where the target pointed."""
+
+    def __init__(self, message: str, *, location: str | None, **kwargs: object):
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.location = location
 
 
 class ScimUnauthorized(ScimResponseError):

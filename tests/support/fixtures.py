@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import pytest
 from strawberry import relay
 
+from domain import outbound
+from domain.config import get_settings
 from tests.support.graphql import GraphQLClient
 from tests.support.scim2_server import Scim2Server, ScimTenant
 from tests.support.scimmy_server import ScimmyServer
@@ -370,3 +376,63 @@ async def operations(api: GraphQLClient, application_id: str) -> list[dict[str, 
     data = await api(OPERATIONS, id=application_id)
     edges = data["node"]["provisioning"]["operations"]["edges"]
     return [edge["node"] for edge in edges]
+
+
+@dataclass
+class FakeDNS:
+    """Scripted answers for host names, so no test sends a DNS query.
+
+    Each host has a list of answers used one lookup after another, the last
+    one repeating. IP literals resolve to themselves; other names fail as
+    unknown.
+    """
+
+    answers: dict[str, list[list[str]]] = field(default_factory=dict)
+    lookups: list[str] = field(default_factory=list)
+
+    def add(self, host: str, *answers: list[str]) -> None:
+        self.answers[host] = list(answers)
+
+    async def resolve(self, host: str, port: int) -> list[outbound.IPAddress]:
+        self.lookups.append(host)
+        try:
+            return [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            pass
+        answers = self.answers.get(host)
+        if not answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        return [ipaddress.ip_address(address) for address in answer]
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
+    """Replace the resolver of the outbound rules and of the SCIM transport."""
+    dns = FakeDNS()
+    monkeypatch.setattr(outbound, "resolve_host", dns.resolve)
+    return dns
+
+
+def allow_outbound(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """Set `SMARTLINK_OUTBOUND_ALLOW` for the rest of the test."""
+    monkeypatch.setattr(get_settings(), "outbound_allow", value)
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Record every TCP connection the SCIM transport opens, and refuse any
+    that does not go to loopback, so a broken guard cannot reach the network."""
+    opened: list[str] = []
+    connect_tcp = httpcore.AnyIOBackend.connect_tcp
+
+    async def recording(
+        self: httpcore.AnyIOBackend, host: str, port: int, **kwargs: Any
+    ) -> httpcore.AsyncNetworkStream:
+        opened.append(host)
+        if not ipaddress.ip_address(host).is_loopback:
+            raise httpcore.ConnectError(f"test refused to connect to {host}")
+        return await connect_tcp(self, host, port, **kwargs)
+
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", recording)
+    yield opened

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self, cast
 
 import strawberry
 from strawberry import relay
@@ -15,6 +15,7 @@ from api.graphql.automation.types import ProvisioningSettings
 from api.graphql.core.connection import Connection, page_request
 from api.graphql.core.context import Info
 from api.graphql.core.nodes import load_models
+from api.graphql.core.permissions import require_admin
 from api.graphql.directory.types import Folder, User
 from domain import models
 from domain.automation.settings import get_provisioning_settings
@@ -31,6 +32,9 @@ from domain.provisioning.folders_tab import list_folder_entries
 from domain.provisioning.matching import suggest_users
 from domain.provisioning.refresh import latest_refresh
 from domain.users import users_by_ids
+
+READ_RAW = "read raw SCIM JSON (`raw` fields)"
+READ_SCHEMA = "read the target's schema documents (`schema`)"
 
 ConnectionStatusEnum = strawberry.enum(ConnectionStatus, name="ConnectionStatus")
 RefreshStatusEnum = strawberry.enum(RefreshStatus, name="RefreshStatus")
@@ -117,8 +121,15 @@ class ScimAccount(relay.Node):
         "whose id is its externalId, or whose email is its userName or email; "
         "link them with associateMembership.",
     )
-    raw: JSON = strawberry.field(description="The resource as the target returned it.")
+    raw_json: strawberry.Private[dict[str, Any]]
     refreshed_at: datetime
+
+    @strawberry.field(
+        description="The resource as the target returned it; admin tokens only."
+    )
+    def raw(self, info: Info) -> JSON:
+        require_admin(info, READ_RAW)
+        return cast(JSON, self.raw_json)
 
     @classmethod
     def from_model(
@@ -139,7 +150,7 @@ class ScimAccount(relay.Node):
             external_id=account.external_id,
             user=user,
             suggested_user=suggested_user,
-            raw=account.raw,
+            raw_json=account.raw,
             refreshed_at=account.refreshed_at,
         )
 
@@ -190,8 +201,15 @@ class ScimGroup(relay.Node):
     folder: Folder | None = strawberry.field(
         description="The SmartLink folder linked to the group, if any."
     )
-    raw: JSON
+    raw_json: strawberry.Private[dict[str, Any]]
     refreshed_at: datetime
+
+    @strawberry.field(
+        description="The resource as the target returned it; admin tokens only."
+    )
+    def raw(self, info: Info) -> JSON:
+        require_admin(info, READ_RAW)
+        return cast(JSON, self.raw_json)
 
     @classmethod
     def from_model(cls, group: models.ScimGroup, folder: Folder | None) -> Self:
@@ -202,7 +220,7 @@ class ScimGroup(relay.Node):
             external_id=group.external_id,
             member_count=len(group.member_ids),
             folder=folder,
-            raw=group.raw,
+            raw_json=group.raw,
             refreshed_at=group.refreshed_at,
         )
 
@@ -442,8 +460,11 @@ class Provisioning:
         )
         return Connection.from_page(page, _folder_entry)
 
-    @strawberry.field(description="The Schema tab; null until connected.")
+    @strawberry.field(
+        description="The Schema tab; null until connected. Admin tokens only."
+    )
     async def schema(self, info: Info) -> ScimSchema | None:
+        require_admin(info, READ_SCHEMA)
         connection = await get_connection(info.context.session, self.application_id)
         if connection is None or connection.service_provider_config is None:
             return None

@@ -10,6 +10,7 @@ from api.graphql.core.ids import decode_id
 from api.graphql.directory.types import User
 from api.graphql.provisioning.types import ScimAccount
 from domain import models
+from domain.audit import record_audit
 from domain.provisioning.account_actions import (
     DeletedAccount,
     Membership,
@@ -96,12 +97,24 @@ class AccountMutations:
         self, info: Info, input: CreateAccountInput
     ) -> CreateAccountPayload:
         async def action() -> models.ScimAccount:
-            return await create_account(
+            account = await create_account(
                 info.context.session,
                 decode_id(input.application_id, "Application", "applicationId"),
                 decode_id(input.user_id, "User", "userId"),
                 trigger=info.context.trigger,
             )
+            record_audit(
+                info.context.session,
+                token_name=info.context.token.name,
+                action="createAccount",
+                application_id=account.application_id,
+                objects={
+                    "Application": account.application_id,
+                    "User": account.user_id,
+                    "ScimAccount": account.id,
+                },
+            )
+            return account
 
         account, errors = await run_mutation(info, action)
         if account is None:

@@ -11,6 +11,7 @@ from api.graphql.core.errors import UserError, run_mutation
 from api.graphql.core.ids import decode_id
 from api.graphql.provisioning.types import Provisioning, RefreshRun
 from domain import models
+from domain.audit import record_audit
 from domain.errors import DomainError
 from domain.provisioning.connection import configure_provisioning, get_connection
 from domain.provisioning.refresh import request_refresh
@@ -54,11 +55,22 @@ class RefreshProvisioningPayload:
 
 
 async def _queue_refresh(
-    info: Info, application_id: strawberry.ID
+    info: Info, application_id: strawberry.ID, *, audited: bool
 ) -> tuple[models.RefreshRun | None, list[UserError]]:
+    """Queue a refresh; with `audited`, a new run is written to the audit log."""
+
     async def action() -> tuple[models.RefreshRun, bool]:
         decoded = decode_id(application_id, "Application", "applicationId")
-        return await request_refresh(info.context.session, decoded)
+        run, is_new = await request_refresh(info.context.session, decoded)
+        if audited and is_new:
+            record_audit(
+                info.context.session,
+                token_name=info.context.token.name,
+                action="refreshProvisioning",
+                application_id=decoded,
+                objects={"Application": decoded, "RefreshRun": run.id},
+            )
+        return run, is_new
 
     result, errors = await run_mutation(info, action)
     if result is None:
@@ -98,6 +110,7 @@ class ConnectionMutations:
                 application_id,
                 base_url=input.base_url,
                 token=input.token,
+                token_name=info.context.token.name,
             )
 
         connection, errors = await run_mutation(info, action)
@@ -109,7 +122,8 @@ class ConnectionMutations:
                 refresh_run=None,
                 errors=errors,
             )
-        run, errors = await _queue_refresh(info, input.application_id)
+        # configureProvisioning's own audit entry covers the refresh it queues.
+        run, errors = await _queue_refresh(info, input.application_id, audited=False)
         return ConfigureProvisioningPayload(
             provisioning=Provisioning(application_id=connection.application_id),
             refresh_run=RefreshRun.from_model(run) if run else None,
@@ -122,7 +136,7 @@ class ConnectionMutations:
     async def refresh_provisioning(
         self, info: Info, input: RefreshProvisioningInput
     ) -> RefreshProvisioningPayload:
-        run, errors = await _queue_refresh(info, input.application_id)
+        run, errors = await _queue_refresh(info, input.application_id, audited=True)
         return RefreshProvisioningPayload(
             refresh_run=RefreshRun.from_model(run) if run else None, errors=errors
         )
