@@ -195,9 +195,11 @@ async def test_viewer_cannot_mutate(
     body = response.json()
     assert body["data"] is None
     assert [e["message"] for e in body["errors"]] == [
-        "API token 'dashboard' has the viewer role, which may only run queries; "
-        "use a token created with `smartlink create-token NAME --role admin`."
+        "The API token 'dashboard' has the viewer role, which may not run "
+        "mutations. Use an admin token; an operator creates one with "
+        "`smartlink create-token NAME --role admin`."
     ]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     assert await _application_count(api) == 0
 
 

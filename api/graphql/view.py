@@ -28,8 +28,10 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> Response | WebSocket:
         # Strawberry builds the context before it decides to render GraphiQL,
         # but the page is public, so its request may carry no API token.
-        if isinstance(request, Request) and self.should_render_graphql_ide(
-            self.request_adapter_class(request)
+        if (
+            isinstance(request, Request)
+            and self.graphql_ide
+            and self.should_render_graphql_ide(self.request_adapter_class(request))
         ):
             return await self.render_graphql_ide(request)
         return await super().run(request, context, root_value)

@@ -113,6 +113,10 @@ class AccountMutations:
                     "User": account.user_id,
                     "ScimAccount": account.id,
                 },
+                changes={
+                    "user": {"old": None, "new": account.user_id},
+                    "scimId": {"old": None, "new": account.scim_id},
+                },
             )
             return account
 
