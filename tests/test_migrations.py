@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 
-from domain.migrate import alembic_config
+from domain.migrate import alembic_config, upgrade_database
 
 
 def test_groups_get_external_uuid(tmp_path: Path) -> None:
@@ -42,3 +42,11 @@ def test_groups_get_external_uuid(tmp_path: Path) -> None:
     with sqlite3.connect(path) as database:
         columns = [row[1] for row in database.execute("PRAGMA table_info(scim_groups)")]
     assert "external_uuid" not in columns
+
+
+def test_models_match_migrations(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'check.db'}"
+    upgrade_database(url)
+
+    # Raises when the models declare anything the revisions do not create.
+    command.check(alembic_config(url))

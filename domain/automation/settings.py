@@ -7,6 +7,7 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.applications import get_application
+from domain.audit import changed, record_audit
 from domain.errors import InvalidInput
 from domain.models import DeprovisionAction, ProvisioningMode, ProvisioningSettings
 
@@ -34,8 +35,12 @@ async def update_provisioning_settings(
     deprovision_action: DeprovisionAction | None = None,
     mass_deprovision_threshold: int | None = None,
     mass_deprovision_window_minutes: int | None = None,
+    token_name: str | None = None,
 ) -> ProvisioningSettings:
-    """Change the given settings; None leaves a setting as it is."""
+    """Change the given settings; None leaves a setting as it is.
+
+    The change is written to the audit log under `token_name`.
+    """
     await get_application(session, application_id)
     _check_range(
         mass_deprovision_threshold, 1, MAX_THRESHOLD, "massDeprovisionThreshold"
@@ -60,10 +65,20 @@ async def update_provisioning_settings(
         "mass_deprovision_threshold": mass_deprovision_threshold,
         "mass_deprovision_window_minutes": mass_deprovision_window_minutes,
     }
+    before = {name: getattr(settings, name) for name in changes}
     for name, value in changes.items():
         if value is not None:
             setattr(settings, name, value)
 
+    after = {name: getattr(settings, name) for name in changes}
+    record_audit(
+        session,
+        token_name=token_name,
+        action="updateProvisioningSettings",
+        application_id=application_id,
+        objects={"Application": application_id},
+        changes=changed(before, after),
+    )
     await session.flush()
     return settings
 

@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Uuid
 from sqlmodel import Field, SQLModel
 
-from domain.models.columns import JSONColumn, UTCDateTime, new_id, utcnow
+from domain.models.columns import (
+    JSONColumn,
+    UTCDateTime,
+    application_fk,
+    new_id,
+    utcnow,
+)
 
 
 class ProvisioningMode(enum.Enum):
@@ -60,23 +66,12 @@ class TicketAction(enum.Enum):
     RELEASE_HELD = "RELEASE_HELD"
 
 
-def _application_fk(**kwargs: Any) -> Any:
-    return Field(
-        sa_column=Column(
-            Uuid,
-            ForeignKey("applications.id", ondelete="CASCADE"),
-            nullable=False,
-            **kwargs,
-        )
-    )
-
-
 class ProvisioningSettings(SQLModel, table=True):
     """The Settings tab of one application; a missing row means the defaults."""
 
     __tablename__ = "provisioning_settings"
 
-    application_id: uuid.UUID = _application_fk(primary_key=True)
+    application_id: uuid.UUID = application_fk(primary_key=True)
     user_gains_access: ProvisioningMode = ProvisioningMode.MANUAL
     user_loses_access: ProvisioningMode = ProvisioningMode.MANUAL
     user_deactivated: ProvisioningMode = ProvisioningMode.MANUAL
@@ -111,7 +106,7 @@ class OutboxEvent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     #: Increasing number that orders the events of one user and application.
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
-    application_id: uuid.UUID = _application_fk()
+    application_id: uuid.UUID = application_fk()
     event: ProvisioningEvent
     user_id: uuid.UUID | None = Field(
         default=None,
@@ -143,7 +138,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (Index("ix_tickets_status_created", "status", "created_at"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    application_id: uuid.UUID = _application_fk(index=True)
+    application_id: uuid.UUID = application_fk(index=True)
     event: ProvisioningEvent
     status: TicketStatus = TicketStatus.OPEN
     action: TicketAction | None = None

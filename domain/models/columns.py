@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,6 +38,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 #: JSON on every database (JSONB is not needed: the raw documents are never queried).
 JSONColumn = JSON
+
+
+def application_fk(**kwargs: Any) -> Any:
+    """A required column referencing an application, deleted with it."""
+    return Field(
+        sa_column=Column(
+            Uuid,
+            ForeignKey("applications.id", ondelete="CASCADE"),
+            nullable=False,
+            **kwargs,
+        )
+    )
 
 
 def utcnow() -> datetime:

@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, UniqueConstraint, Uuid
 from sqlmodel import Field, SQLModel
 
-from domain.models.columns import JSONColumn, UTCDateTime, new_id, utcnow
+from domain.models.columns import (
+    JSONColumn,
+    UTCDateTime,
+    application_fk,
+    new_id,
+    utcnow,
+)
 
 
 class ConnectionStatus(enum.Enum):
@@ -33,23 +39,12 @@ class OperationStatus(enum.Enum):
     FAILED = "FAILED"
 
 
-def _application_fk(**kwargs: Any) -> Any:
-    return Field(
-        sa_column=Column(
-            Uuid,
-            ForeignKey("applications.id", ondelete="CASCADE"),
-            nullable=False,
-            **kwargs,
-        )
-    )
-
-
 class ScimConnection(SQLModel, table=True):
     """An application's SCIM endpoint, its encrypted token and its discovery."""
 
     __tablename__ = "scim_connections"
 
-    application_id: uuid.UUID = _application_fk(primary_key=True)
+    application_id: uuid.UUID = application_fk(primary_key=True)
     base_url: str
     #: The bearer token, sealed by `domain.secrets` with the application id as
     #: associated data; never leaves the domain layer in clear.
@@ -77,7 +72,7 @@ class ScimAccount(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    application_id: uuid.UUID = _application_fk()
+    application_id: uuid.UUID = application_fk()
     scim_id: str
     user_name: str
     user_name_key: str
@@ -111,7 +106,7 @@ class ScimGroup(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    application_id: uuid.UUID = _application_fk()
+    application_id: uuid.UUID = application_fk()
     scim_id: str
     display_name: str
     display_name_key: str
@@ -135,7 +130,7 @@ class RefreshRun(SQLModel, table=True):
     __tablename__ = "refresh_runs"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    application_id: uuid.UUID = _application_fk(index=True)
+    application_id: uuid.UUID = application_fk(index=True)
     status: RefreshStatus = RefreshStatus.QUEUED
     accounts_read: int = 0
     groups_read: int = 0
@@ -159,7 +154,7 @@ class ProvisioningOperation(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    application_id: uuid.UUID = _application_fk()
+    application_id: uuid.UUID = application_fk()
     action: str
     status: OperationStatus = OperationStatus.PENDING
     #: Who or what asked for it: `api:<token name>`, or a job and its event.

@@ -83,6 +83,7 @@ class AutomationMutations:
                 deprovision_action=input.deprovision_action,
                 mass_deprovision_threshold=input.mass_deprovision_threshold,
                 mass_deprovision_window_minutes=input.mass_deprovision_window_minutes,
+                token_name=info.context.token.name,
             )
 
         settings, errors = await run_mutation(info, action)

@@ -174,11 +174,27 @@ class AccountMutations:
         self, info: Info, input: DeleteAccountInput
     ) -> DeleteAccountPayload:
         async def action() -> DeletedAccount:
-            return await delete_account(
+            deleted = await delete_account(
                 info.context.session,
                 decode_id(input.account_id, "ScimAccount", "accountId"),
                 trigger=info.context.trigger,
             )
+            account = deleted.account
+            objects = {"Application": account.application_id, "ScimAccount": account.id}
+            if account.user_id is not None:
+                objects["User"] = account.user_id
+            record_audit(
+                info.context.session,
+                token_name=info.context.token.name,
+                action="deleteAccount",
+                application_id=account.application_id,
+                objects=objects,
+                changes={
+                    "scimId": {"old": account.scim_id, "new": None},
+                    "alreadyDeleted": deleted.already_deleted,
+                },
+            )
+            return deleted
 
         deleted, errors = await run_mutation(info, action)
         if deleted is None:

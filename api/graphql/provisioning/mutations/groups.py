@@ -12,6 +12,7 @@ from api.graphql.core.ids import decode_id
 from api.graphql.directory.types import Folder
 from api.graphql.provisioning.types import ScimGroup
 from domain import models
+from domain.audit import record_audit
 from domain.provisioning.group_actions import (
     DeletedGroup,
     FolderLink,
@@ -138,11 +139,27 @@ class GroupMutations:
         self, info: Info, input: DeleteGroupInput
     ) -> DeleteGroupPayload:
         async def action() -> DeletedGroup:
-            return await delete_group(
+            deleted = await delete_group(
                 info.context.session,
                 decode_id(input.group_id, "ScimGroup", "groupId"),
                 trigger=info.context.trigger,
             )
+            group = deleted.group
+            objects = {"Application": group.application_id, "ScimGroup": group.id}
+            if group.folder_id is not None:
+                objects["Folder"] = group.folder_id
+            record_audit(
+                info.context.session,
+                token_name=info.context.token.name,
+                action="deleteGroup",
+                application_id=group.application_id,
+                objects=objects,
+                changes={
+                    "scimId": {"old": group.scim_id, "new": None},
+                    "alreadyDeleted": deleted.already_deleted,
+                },
+            )
+            return deleted
 
         deleted, errors = await run_mutation(info, action)
         if deleted is None:
