@@ -19,7 +19,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	touch $@
 
 serve: setup
-	$(VENV)/bin/smartlink serve
+	$(VENV)/bin/smartlink serve $(SERVE_ARGS)
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
