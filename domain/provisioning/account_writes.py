@@ -11,14 +11,16 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.models import ScimAccount, ScimConnection, User
+from domain.errors import ErrorCode, TargetError
+from domain.models import ScimAccount, User
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import apply_account
 from domain.provisioning.operations import Subject, fail, start_operation, succeed
 from domain.provisioning.target_errors import target_error
-from domain.scim.client import ScimClient
 from domain.scim.errors import ScimError, ScimNotFound
-from domain.scim.payloads import get_key, parse_bool
+from domain.scim.payloads import USER_SCHEMA
+from domain.scim.target_schema import TargetSchema
+from domain.scim.writes import Update, update_resource
 
 logger = logging.getLogger(__name__)
 
@@ -64,60 +66,37 @@ def attribute_changes(account: ScimAccount, user: User, active: bool) -> dict[st
     }
 
 
-def supports_patch(connection: ScimConnection) -> bool:
-    patch = get_key(connection.service_provider_config or {}, "patch")
-    return parse_bool(get_key(patch, "supported")) is not False
+def scim_values(changes: dict[str, Any]) -> dict[str, Any]:
+    """Turn attribute changes into SCIM values; the email becomes the primary one."""
+    return {
+        path: [{"value": value, "type": "work", "primary": True}]
+        if path == "emails"
+        else value
+        for path, value in changes.items()
+    }
 
 
-def patch_operations(changes: dict[str, Any]) -> list[dict[str, Any]]:
-    """Turn attribute changes into `replace` operations, lowercase as RFC 7644 sends."""
-    operations = []
-    for path, value in changes.items():
-        if path == "emails":
-            value = [{"value": value, "type": "work", "primary": True}]
-        operations.append({"op": "replace", "path": path, "value": value})
-    return operations
-
-
-def _merged_resource(
-    resource: dict[str, Any], changes: dict[str, Any]
+def declared_changes(
+    changes: dict[str, Any], schema: TargetSchema, action: str, user_name: str
 ) -> dict[str, Any]:
-    """Apply `changes` to a full resource for a PUT, dropping read-only `meta`."""
-    merged = {key: value for key, value in resource.items() if key.lower() != "meta"}
-    for path, value in changes.items():
-        if path == "emails":
-            merged["emails"] = [{"value": value, "type": "work", "primary": True}]
-        elif path.startswith("name."):
-            name = dict(get_key(merged, "name") or {})
-            name[path.split(".", 1)[1]] = value
-            merged["name"] = name
-        else:
-            merged[path] = value
-    return merged
+    """Keep the changes to attributes the target's User schema declares.
 
-
-async def _write_changes(
-    client: ScimClient,
-    connection: ScimConnection,
-    account: ScimAccount,
-    changes: dict[str, Any],
-) -> dict[str, Any]:
-    """Send `changes` by PATCH, or by GET and PUT on a target without PATCH."""
-    if supports_patch(connection):
-        returned = await client.patch(
-            "Users", account.scim_id, patch_operations(changes)
+    An update drops the others, which the target cannot store anyway. A
+    (de)activation without `active` cannot be carried out, so it raises.
+    """
+    declared = {p: v for p, v in changes.items() if schema.declares(USER_SCHEMA, p)}
+    dropped = sorted(set(changes) - set(declared))
+    if dropped:
+        logger.info("Not sending %s: the target's User schema lacks them.", dropped)
+    if "active" in dropped and action != UPDATE_ACCOUNT:
+        raise TargetError(
+            f"Could not change whether account {user_name!r} is active: the "
+            "target's User schema declares no 'active' attribute, so accounts "
+            "cannot be deactivated there. Delete the account instead, and set "
+            "the Settings tab's deprovisioning action to DELETE.",
+            code=ErrorCode.TARGET_REJECTED,
         )
-        if returned is not None and get_key(returned, "id") is not None:
-            return returned
-        return await client.get_resource("Users", account.scim_id)
-
-    resource = await client.get_resource("Users", account.scim_id)
-    returned = await client.replace(
-        "Users", account.scim_id, _merged_resource(resource, changes)
-    )
-    if returned is not None and get_key(returned, "id") is not None:
-        return returned
-    return await client.get_resource("Users", account.scim_id)
+    return declared
 
 
 async def change_account(
@@ -127,16 +106,28 @@ async def change_account(
     *,
     action: str,
     trigger: str,
-) -> ScimAccount:
-    """Write attribute `changes` to the account in the target and the mirror."""
+) -> list[str]:
+    """Write attribute `changes` to the account in the target and the mirror.
+
+    Returns the paths sent, which leave out those the target does not declare.
+    """
     connection = await require_connection(session, account.application_id)
+    schema = TargetSchema.from_documents(connection.schemas)
+    values = declared_changes(changes, schema, action, account.user_name)
     subject = Subject(
         application_id=account.application_id, trigger=trigger, user_id=account.user_id
     )
     operation = await start_operation(session, subject, action)
+    update: Update | None = None
     try:
         async with open_client(connection) as client:
-            resource = await _write_changes(client, connection, account, changes)
+            if values:
+                update = await update_resource(
+                    client, "Users", USER_SCHEMA, account.scim_id, scim_values(values)
+                )
+                resource = update.resource
+            else:
+                resource = await client.get_resource("Users", account.scim_id)
     except ScimError as exc:
         error = target_error(exc, f"update account {account.user_name!r}")
         fail(operation, error)
@@ -149,8 +140,8 @@ async def change_account(
     session.add(account)
     succeed(operation, scim_id=account.scim_id, status=200)
     await session.commit()
-    logger.info("%s %r: %s.", action, account.scim_id, ", ".join(changes))
-    return account
+    logger.info("%s %r: %s.", action, account.scim_id, ", ".join(values) or "none")
+    return list(values)
 
 
 async def delete_account_in_target(
@@ -158,8 +149,9 @@ async def delete_account_in_target(
 ) -> bool:
     """DELETE the account in the target and drop it from the mirror.
 
-    Returns False when the target had already deleted it (404), which counts
-    as success.
+    Returns False when the target had already deleted it (a 404 with a SCIM
+    error), which counts as success. A 404 that is no SCIM error did not
+    reach the account, so it fails like any other error.
     """
     connection = await require_connection(session, account.application_id)
     subject = Subject(

@@ -14,10 +14,19 @@ from domain.errors import InvalidInput, NotConnected
 from domain.models import ConnectionStatus, ScimConnection
 from domain.models.columns import utcnow
 from domain.outbound import check_outbound_url, parse_base_url
+from domain.provisioning.capabilities import connection_capabilities
 from domain.provisioning.target_errors import target_error
+from domain.scim.capabilities import read_service_provider_config
 from domain.scim.client import ScimClient
-from domain.scim.errors import ScimError, ScimInvalidResponse, ScimNotFound
+from domain.scim.errors import (
+    ScimError,
+    ScimInvalidResponse,
+    ScimMisrouted,
+    ScimNotFound,
+    ScimResponseError,
+)
 from domain.scim.payloads import get_key
+from domain.scim.target_schema import TargetSchema
 from domain.secrets import seal, unseal
 
 logger = logging.getLogger(__name__)
@@ -26,6 +35,9 @@ TOKEN_MAX_LENGTH = 4096
 
 #: Keys of which a ServiceProviderConfig (RFC 7643 5) has at least one.
 SPC_KEYS = ("schemas", "patch", "filter", "bulk", "authenticationSchemes")
+
+#: Statuses with which targets report that they lack a discovery endpoint.
+NO_ENDPOINT = frozenset({400, 404, 405, 501})
 
 
 async def get_connection(
@@ -50,13 +62,22 @@ async def require_connection(
 
 
 def open_client(connection: ScimConnection) -> ScimClient:
-    """Return a client for the connection's endpoint, with its token decrypted."""
+    """Return a client for the connection's endpoint, with its token decrypted.
+
+    The client carries what the target supports and the Schemas it published.
+    """
     settings = get_settings()
     check_outbound_url(connection.base_url, settings.outbound_allow_list)
     token = None
     if connection.token_ciphertext:
         token = unseal(connection.token_ciphertext, connection.application_id)
-    return ScimClient(connection.base_url, token, timeout=settings.scim_timeout)
+    return ScimClient(
+        connection.base_url,
+        token,
+        timeout=settings.scim_timeout,
+        capabilities=connection_capabilities(connection),
+        schema=TargetSchema.from_documents(connection.schemas),
+    )
 
 
 def _clean_token(token: str | None) -> str | None:
@@ -130,30 +151,55 @@ def _mark(
 async def discover(connection: ScimConnection) -> None:
     """Read ServiceProviderConfig, ResourceTypes and Schemas (RFC 7644 4).
 
-    ServiceProviderConfig is required; a target without the other two still
-    connects, with those documents left empty. Targets may serve discovery
-    without authentication, so reading one user also checks the token.
+    A target without any of them still connects: without a
+    ServiceProviderConfig, conservative capabilities apply, and the other two
+    are left empty. Targets may serve discovery without authentication, so
+    reading one user also checks the token.
     """
     async with open_client(connection) as client:
-        config = await client.get("ServiceProviderConfig")
-        if not any(get_key(config, key) is not None for key in SPC_KEYS):
-            raise ScimInvalidResponse(
-                f"GET {client.base_url}/ServiceProviderConfig returned JSON that is "
-                "not a SCIM ServiceProviderConfig.",
-                method="GET",
-                url=f"{client.base_url}/ServiceProviderConfig",
-            )
+        config = await _service_provider_config(client)
         connection.service_provider_config = config
+        for problem in read_service_provider_config(config).problems:
+            logger.info(
+                "Application %s's ServiceProviderConfig: %s.",
+                connection.application_id,
+                problem,
+            )
         connection.resource_types = await _optional_list(client, "ResourceTypes")
         connection.schemas = await _optional_list(client, "Schemas")
         await client.get("Users", startIndex=1, count=1)
 
 
+async def _service_provider_config(client: ScimClient) -> dict[str, Any] | None:
+    try:
+        config = await client.get("ServiceProviderConfig")
+    except (ScimNotFound, ScimMisrouted):
+        logger.info("Target %s has no /ServiceProviderConfig.", client.base_url)
+        return None
+    if not any(get_key(config, key) is not None for key in SPC_KEYS):
+        raise ScimInvalidResponse(
+            f"GET {client.base_url}/ServiceProviderConfig returned JSON that is "
+            "not a SCIM ServiceProviderConfig.",
+            method="GET",
+            url=f"{client.base_url}/ServiceProviderConfig",
+        )
+    return config
+
+
 async def _optional_list(client: ScimClient, endpoint: str) -> list[Any]:
+    """Return a discovery endpoint's resources, or none if the target lacks it."""
     try:
         body = await client.get(endpoint)
-    except ScimNotFound:
-        logger.info("Target %s has no /%s endpoint.", client.base_url, endpoint)
+    except ScimResponseError as exc:
+        if exc.status not in NO_ENDPOINT:
+            raise
+        logger.info(
+            "Target %s has no /%s endpoint (%s).", client.base_url, endpoint, exc.status
+        )
         return []
     resources = get_key(body, "Resources")
-    return resources if isinstance(resources, list) else []
+    return (
+        [r for r in resources if isinstance(r, dict)]
+        if isinstance(resources, list)
+        else []
+    )
