@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import ErrorCode, TargetError
 from domain.models import ScimAccount, User
+from domain.provisioning.capabilities import remember_update_method
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import apply_account
 from domain.provisioning.operations import Subject, fail, start_operation, succeed
@@ -136,6 +137,8 @@ async def change_account(
         await session.commit()
         raise error from exc
 
+    if update is not None and update.fell_back:
+        remember_update_method(connection, update.method)
     apply_account(account, resource)
     session.add(account)
     succeed(operation, scim_id=account.scim_id, status=200)

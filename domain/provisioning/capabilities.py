@@ -1,11 +1,105 @@
-"""The capabilities of each connection's target, as its discovery states them."""
+"""The capabilities of each connection's target: discovered, learned, overridden.
+
+The Configuration tab shows the result with the source of each value, and an
+admin may override any of them for the application.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.applications import get_application
+from domain.errors import InvalidInput, NotConnected
 from domain.models import ScimConnection
-from domain.scim.capabilities import Capabilities, read_service_provider_config
+from domain.scim.capabilities import (
+    OVERRIDE_KEYS,
+    Capabilities,
+    UpdateMethod,
+    read_service_provider_config,
+    with_learned,
+    with_overrides,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The largest limit an admin may set, as a guard against typing errors.
+MAX_LIMIT = 100_000
+
+#: Marks an override left as it is, unlike None, which removes it.
+KEEP: Any = object()
 
 
 def connection_capabilities(connection: ScimConnection) -> Capabilities:
-    """Return the target's capabilities, from its stored ServiceProviderConfig."""
-    return read_service_provider_config(connection.service_provider_config)
+    """Return the target's capabilities, with the learned method and overrides."""
+    capabilities = read_service_provider_config(connection.service_provider_config)
+    learned = (
+        UpdateMethod(connection.update_method) if connection.update_method else None
+    )
+    capabilities = with_learned(capabilities, learned)
+    return with_overrides(capabilities, connection.capability_overrides)
+
+
+async def update_capability_overrides(
+    session: AsyncSession, application_id: uuid.UUID, **overrides: Any
+) -> ScimConnection:
+    """Set or remove the application's capability overrides.
+
+    Each keyword is one of `OVERRIDE_KEYS`: a value overrides what the target
+    publishes, None removes the override, and `KEEP` leaves it. Removing the patch
+    override also forgets the learned update method, so the target's own
+    answer applies again.
+    """
+    await get_application(session, application_id)
+    connection = await session.get(ScimConnection, application_id)
+    if connection is None:
+        raise NotConnected(
+            f"Application {application_id} has no SCIM connection to override; "
+            "save a base URL and token in the Configuration tab first.",
+            field=["applicationId"],
+        )
+
+    stored = dict(connection.capability_overrides or {})
+    for key, value in overrides.items():
+        if key not in OVERRIDE_KEYS:
+            raise ValueError(f"Unknown capability override {key!r}.")
+        if value is KEEP:
+            continue
+        if key in ("maxResults", "maxOperations") and value is not None:
+            _check_limit(key, value)
+        if value is None:
+            stored.pop(key, None)
+            if key == "patch":
+                connection.update_method = None
+        else:
+            stored[key] = value
+
+    connection.capability_overrides = stored or None
+    await session.commit()
+    logger.info(
+        "Application %s capability overrides are now %s.", application_id, stored
+    )
+    return connection
+
+
+def _check_limit(key: str, value: int) -> None:
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidInput(
+            f"{key} must be between 1 and {MAX_LIMIT}, not {value}; give the limit "
+            "the target documents, or null to use what it publishes.",
+            field=[key],
+        )
+
+
+def remember_update_method(connection: ScimConnection, method: UpdateMethod) -> None:
+    """Store the update method the target accepted after rejecting the other."""
+    if connection.update_method != method.value:
+        logger.info(
+            "Application %s's target takes %s for updates; remembering it.",
+            connection.application_id,
+            method.value,
+        )
+        connection.update_method = method.value

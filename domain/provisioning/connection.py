@@ -123,6 +123,8 @@ async def configure_provisioning(
     elif connection.base_url != base_url:
         connection.token_ciphertext = None
     connection.base_url = base_url
+    # A new discovery starts again from the target's ServiceProviderConfig.
+    connection.update_method = None
     await session.commit()
 
     try:
