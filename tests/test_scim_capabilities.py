@@ -220,6 +220,21 @@ async def test_optional_discovery_not_implemented(
     assert run["status"] == "SUCCEEDED"
 
 
+async def test_failed_connection_has_no_capabilities(
+    api: GraphQLClient, fake_scim: FakeScim
+) -> None:
+    application_id = await create_application(api)
+
+    data = await api(
+        CONFIGURE, applicationId=application_id, baseUrl=fake_scim.base_url, token="x"
+    )
+
+    assert data["configureProvisioning"]["provisioning"]["status"] == "FAILED"
+    provisioning = await capabilities(api, application_id)
+    assert provisioning["capabilities"] is None
+    assert provisioning["schema"] is None
+
+
 async def test_override_and_remove_override(
     api: GraphQLClient, fake_scim: FakeScim, job_worker: None
 ) -> None:

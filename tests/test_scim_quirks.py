@@ -279,6 +279,22 @@ async def test_relative_meta_location_tolerated(
     assert mirrored["scimId"] == resource["id"]
 
 
+async def test_created_location_unreadable_looks_up(
+    api: GraphQLClient, fake_scim: FakeScim, job_worker: None
+) -> None:
+    fake_scim.users.empty_created_body = True
+    fake_scim.users.new_id = int_ids(start=500)
+    fake_scim.inject("/Users/500", FakeResponse.scim_error(404, "Not yet."), times=1)
+    application_id = await connected(api, fake_scim)
+    user_id = await ada_with_access(api, application_id)
+
+    account = await create_account(api, application_id, user_id)
+
+    assert account["scimId"] == "500"
+    assert len(fake_scim.requests_to("/Users/500")) == 1
+    assert filters_sent(fake_scim) == ['userName eq "ada@example.org"']
+
+
 async def test_created_without_resource_looks_up(
     api: GraphQLClient, fake_scim: FakeScim, job_worker: None
 ) -> None:

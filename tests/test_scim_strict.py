@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.scim.outgoing import prepare_resource
+from domain.scim.target_schema import TargetSchema
 from tests.support.fake_scim import (
     USER_SCHEMA,
     FakeScim,
@@ -283,3 +285,26 @@ async def test_deactivation_without_active_fails(
     [ticket] = [edge["node"] for edge in (await api(EVENTS))["tickets"]["edges"]]
     assert ticket["event"] == "USER_DEACTIVATED"
     assert "declares no 'active' attribute" in ticket["message"]
+
+
+def test_undeclared_primary_not_added() -> None:
+    schema = TargetSchema.from_documents(
+        [
+            {
+                "id": USER_SCHEMA,
+                "attributes": [
+                    {
+                        "name": "emails",
+                        "multiValued": True,
+                        "subAttributes": [{"name": "value"}, {"name": "type"}],
+                    }
+                ],
+            }
+        ]
+    )
+    resource = {"emails": [{"value": "ada@example.org", "type": "Work", "primary": 1}]}
+
+    body = prepare_resource(resource, USER_SCHEMA, schema)
+
+    # The target's emails have no primary sub-attribute, so none is sent.
+    assert body == {"emails": [{"value": "ada@example.org", "type": "work"}]}

@@ -160,7 +160,12 @@ class ScimClient:
         if location is None:
             logger.info("POST %s/%s returned no resource.", self.base_url, endpoint)
             return None
-        return await self.get(location)
+        try:
+            return await self.get(location)
+        except errors.ScimResponseError as exc:
+            # The resource exists, so the caller can still look it up.
+            logger.info("Reading the created resource failed: %s", exc.message)
+            return None
 
     def _created_location(
         self, response: httpx.Response, body: dict[str, Any] | None

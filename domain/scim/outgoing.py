@@ -84,10 +84,18 @@ def _shape(name: str, value: Any, definition: AttributeDefinition | None) -> Any
             _shape_complex(item, definition) if isinstance(item, dict) else item
             for item in value
         ]
-        return _one_primary(items, required=name.lower() == "emails")
+        return _one_primary(items, required=_needs_primary(name, definition))
     if isinstance(value, dict):
         return _shape_complex(value, definition)
     return _shape_simple(name, value, definition)
+
+
+def _needs_primary(name: str, definition: AttributeDefinition | None) -> bool:
+    """Return whether emails need a primary, unless the target lacks `primary`."""
+    if name.lower() != "emails":
+        return False
+    subs = definition.sub_attributes if definition is not None else {}
+    return not subs or "primary" in subs
 
 
 def _shape_complex(

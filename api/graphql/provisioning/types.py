@@ -352,11 +352,11 @@ class Provisioning:
         return ScimConnection.from_model(connection) if connection else None
 
     @strawberry.field(
-        description="What the target supports, with overrides; null until configured."
+        description="What the target supports, with overrides; null until connected."
     )
     async def capabilities(self, info: Info) -> ScimCapabilities | None:
         connection = await get_connection(info.context.session, self.application_id)
-        if connection is None:
+        if connection is None or not _discovered(connection):
             return None
         return ScimCapabilities.from_domain(connection_capabilities(connection))
 
@@ -430,14 +430,11 @@ class Provisioning:
     @strawberry.field(description="The Schema tab; null until connected.")
     async def schema(self, info: Info) -> ScimSchema | None:
         connection = await get_connection(info.context.session, self.application_id)
-        if connection is None:
-            return None
-        config = connection.service_provider_config
-        if config is None and connection.status != ConnectionStatus.CONNECTED:
+        if connection is None or not _discovered(connection):
             return None
         return ScimSchema(
             # A target may publish no ServiceProviderConfig at all.
-            service_provider_config=config or {},
+            service_provider_config=connection.service_provider_config or {},
             resource_types=connection.resource_types or [],
             schemas=connection.schemas or [],
         )
@@ -467,6 +464,17 @@ class Provisioning:
         )
         nodes = iter(await ProvisioningOperation.from_models(info, page.items))
         return Connection.from_page(page, lambda _: next(nodes))
+
+
+def _discovered(connection: models.ScimConnection) -> bool:
+    """Return whether the target's discovery documents were read.
+
+    A connected target may have no ServiceProviderConfig, so the status tells.
+    """
+    return (
+        connection.service_provider_config is not None
+        or connection.status == ConnectionStatus.CONNECTED
+    )
 
 
 def _access_entry(entry: AccessEntryModel) -> AccessEntry:
