@@ -482,7 +482,13 @@ async def test_reconnect_forgets_learned_method(
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json", "text/plain", f"{SCIM_JSON}; charset=utf-8"]
+    "content_type",
+    [
+        "application/json",
+        "text/plain",
+        "text/html; charset=utf-8",
+        f"{SCIM_JSON}; charset=utf-8",
+    ],
 )
 async def test_odd_content_types_accepted(
     api: GraphQLClient, fake_scim: FakeScim, automation: None, content_type: str

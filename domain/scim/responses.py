@@ -38,11 +38,16 @@ def content_type(response: httpx.Response) -> str:
 
 
 def is_html(response: httpx.Response) -> bool:
-    """Return whether the body is an HTML page, by content type or first bytes."""
-    if "html" in content_type(response).lower():
-        return True
+    """Return whether the body is an HTML page, by its first bytes or content type.
+
+    Some servers label JSON as `text/html`, so a body that starts like JSON is
+    read as JSON, whatever its content type.
+    """
     start = response.content[:64].lstrip().lower()
-    return start.startswith((b"<!doctype html", b"<html"))
+    if start.startswith((b"<!doctype html", b"<html")):
+        return True
+    looks_like_json = start.startswith((b"{", b"["))
+    return "html" in content_type(response).lower() and not looks_like_json
 
 
 def json_body(response: httpx.Response, method: str, url: str) -> dict[str, Any] | None:
