@@ -512,8 +512,8 @@ async def test_incomplete_listing_removes_nothing(
     assert run["accountsRead"] == 2
     assert run["error"] == (
         "No account was removed from the mirror because the target's user "
-        "listing is incomplete: the page at startIndex 3 repeated resources "
-        "already read."
+        "listing is incomplete: the target answered startIndex 3 with the page at "
+        "startIndex 1."
     )
     assert await mirrored_accounts(api, application_id) == [
         ("user-0001", "user0001@example.org", "Renamed"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.scim import client as scim_client
+from domain.scim import paging
 from domain.scim.client import Listing, ScimClient
 from domain.scim.errors import ScimServerError, ScimUnauthorized
 from tests.support.fake_scim import FakeResponse, FakeScim, make_users
@@ -29,8 +29,10 @@ async def test_reads_every_page(fake_scim: FakeScim) -> None:
     assert listing.total == 7
     assert listing.complete is True
     assert listing.problem is None
-    assert fake_scim.pages_read("/Users") == [(1, 3), (4, 3), (7, 3), (8, 3)]
-    assert progress == [(3, 7), (6, 7), (7, 7), (7, 7)]
+    # The third page is shorter than the others and reaches totalResults, so
+    # no empty page is read to end the listing.
+    assert fake_scim.pages_read("/Users") == [(1, 3), (4, 3), (7, 3)]
+    assert progress == [(3, 7), (6, 7), (7, 7)]
     headers = fake_scim.requests_to("/Users")[0].headers
     assert headers["authorization"] == f"Bearer {fake_scim.token}"
 
@@ -55,7 +57,7 @@ async def test_ignored_start_index_stops_incomplete(fake_scim: FakeScim) -> None
     assert listing.total == 7
     assert listing.complete is False
     assert listing.problem == (
-        "the page at startIndex 4 repeated resources already read"
+        "the target answered startIndex 4 with the page at startIndex 1"
     )
     assert fake_scim.pages_read("/Users") == [(1, 3), (4, 3)]
 
@@ -97,7 +99,7 @@ async def test_first_page_past_end_without_total(fake_scim: FakeScim) -> None:
     assert listing.resources == make_users(6)
     assert listing.complete is False
     assert listing.problem == (
-        "the page at startIndex 7 repeated resources already read"
+        "the target answered startIndex 7 with the page at startIndex 1"
     )
 
 
@@ -111,7 +113,9 @@ async def test_total_below_reality_reads_on(fake_scim: FakeScim) -> None:
     assert listing.total == 4
     assert listing.complete is True
     assert listing.problem is None
-    assert fake_scim.pages_read("/Users") == [(1, 3), (4, 3), (7, 3), (8, 3)]
+    # Full pages past totalResults are read on, to find the resources that
+    # the understated total leaves out; the short third page ends the listing.
+    assert fake_scim.pages_read("/Users") == [(1, 3), (4, 3), (7, 3)]
 
 
 async def test_total_above_reality_is_incomplete(fake_scim: FakeScim) -> None:
@@ -173,7 +177,7 @@ async def test_page_cap_below_count(fake_scim: FakeScim) -> None:
     assert listing.resources == make_users(7)
     assert listing.complete is True
     assert listing.problem is None
-    assert fake_scim.pages_read("/Users") == [(1, 5), (3, 5), (5, 5), (7, 5), (8, 5)]
+    assert fake_scim.pages_read("/Users") == [(1, 5), (3, 5), (5, 5), (7, 5)]
 
 
 async def test_resources_without_id_keep_paging(fake_scim: FakeScim) -> None:
@@ -195,7 +199,7 @@ async def test_resources_without_id_keep_paging(fake_scim: FakeScim) -> None:
 async def test_max_pages_guard(
     fake_scim: FakeScim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scim_client, "MAX_PAGES", 2)
+    monkeypatch.setattr(paging, "MAX_PAGES", 2)
     fake_scim.users.resources = make_users(7)
 
     listing = await list_users(fake_scim, page_size=3)
@@ -232,3 +236,97 @@ async def test_wrong_token_raises_unauthorized(fake_scim: FakeScim) -> None:
 
     assert raised.value.status == 401
     assert "wrong-token" not in raised.value.message
+
+
+async def test_understated_total_with_page_cap(fake_scim: FakeScim) -> None:
+    fake_scim.users.resources = make_users(7)
+    fake_scim.users.max_page_size = 2
+    fake_scim.users.total_results = 2
+
+    listing = await list_users(fake_scim, page_size=5)
+
+    # The first page is as long as the target's pages go, so it cannot show
+    # that the listing ends there, whatever totalResults states.
+    assert listing.resources == make_users(7)
+    assert listing.complete is True
+    assert fake_scim.pages_read("/Users") == [(1, 5), (3, 5), (5, 5), (7, 5)]
+
+
+async def test_zero_based_echo_is_consistent(fake_scim: FakeScim) -> None:
+    fake_scim.users.resources = make_users(5)
+    fake_scim.users.echo_shift = -1
+
+    listing = await list_users(fake_scim, page_size=2)
+
+    assert listing.resources == make_users(5)
+    assert listing.complete is True
+    assert listing.problem is None
+    assert fake_scim.pages_read("/Users") == [(1, 2), (3, 2), (5, 2)]
+
+
+async def test_echo_moving_differently_stops(fake_scim: FakeScim) -> None:
+    fake_scim.users.resources = make_users(5)
+    fake_scim.users.max_page_size = 2
+    fake_scim.inject(
+        "/Users",
+        FakeResponse(
+            json={
+                "totalResults": 5,
+                "startIndex": 1,
+                "Resources": make_users(2, start=3),
+            }
+        ),
+        after=1,
+        times=1,
+    )
+
+    listing = await list_users(fake_scim, page_size=2)
+
+    # The second page brings new ids, but its startIndex is 1, so the target
+    # returned some other page than the one requested.
+    assert listing.resources == make_users(2)
+    assert listing.complete is False
+    assert listing.problem == (
+        "the target answered startIndex 3 with the page at startIndex 1"
+    )
+    assert fake_scim.pages_read("/Users") == [(1, 2), (3, 2)]
+
+
+async def test_total_as_string(fake_scim: FakeScim) -> None:
+    fake_scim.users.resources = make_users(3)
+    fake_scim.users.total_results_as_string = True
+
+    listing = await list_users(fake_scim, page_size=2)
+
+    assert listing.resources == make_users(3)
+    assert listing.total == 3
+    assert listing.complete is True
+    assert fake_scim.pages_read("/Users") == [(1, 2), (3, 2)]
+
+
+async def test_null_resources_ends_listing(fake_scim: FakeScim) -> None:
+    fake_scim.users.resources = make_users(2)
+    fake_scim.users.null_empty_resources = True
+
+    listing = await list_users(fake_scim, page_size=2)
+
+    assert listing.resources == make_users(2)
+    assert listing.complete is True
+    assert fake_scim.pages_read("/Users") == [(1, 2), (3, 2)]
+    assert fake_scim.requests_to("/Users")[-1].params == {
+        "startIndex": "3",
+        "count": "2",
+    }
+
+
+async def test_integer_ids_are_strings(fake_scim: FakeScim) -> None:
+    users = make_users(3)
+    for number, user in enumerate(users):
+        user["id"] = number
+    fake_scim.users.resources = users
+
+    listing = await list_users(fake_scim, page_size=5)
+
+    # Id 0 is an id like any other, not a missing one.
+    assert [user["id"] for user in listing.resources] == [0, 1, 2]
+    assert listing.complete is True

@@ -73,10 +73,15 @@ async def perform(
     changes = update_changes(state)
     if not changes:
         return f"Account {account.user_name!r} already matches {user.email!r}."
-    await change_account(
+    sent = await change_account(
         session, account, changes, action=UPDATE_ACCOUNT, trigger=trigger
     )
-    return f"Account {account.user_name!r} was updated: {', '.join(changes)}."
+    if not sent:
+        return (
+            f"Account {account.user_name!r} was not updated: the target's schema "
+            f"lacks {', '.join(changes)}."
+        )
+    return f"Account {account.user_name!r} was updated: {', '.join(sent)}."
 
 
 async def _create(

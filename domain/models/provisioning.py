@@ -57,6 +57,14 @@ class ScimConnection(SQLModel, table=True):
     )
     resource_types: list[Any] | None = Field(default=None, sa_type=JSONColumn)
     schemas: list[Any] | None = Field(default=None, sa_type=JSONColumn)
+    #: The admin's capability overrides, keyed as
+    #: `domain.scim.capabilities.OVERRIDE_KEYS`; they win over the discovery.
+    capability_overrides: dict[str, Any] | None = Field(
+        default=None, sa_type=JSONColumn
+    )
+    #: `PATCH` or `PUT`: the update method the target accepted after it
+    #: rejected the other one; None until that happened. Cleared on reconnect.
+    update_method: str | None = None
 
 
 class ScimAccount(SQLModel, table=True):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
+from domain.config import get_settings
 from domain.errors import DomainError, ErrorCode
 from domain.models import ScimAccount, ScimConnection, User
 from domain.provisioning.connection import open_client, require_connection
@@ -23,8 +24,16 @@ from domain.provisioning.operations import (
     succeed,
 )
 from domain.scim.client import ScimClient
-from domain.scim.errors import ScimConflict, ScimError, ScimTLSError, ScimTransportError
-from domain.scim.payloads import account_fields, user_payload
+from domain.scim.errors import (
+    ScimConflict,
+    ScimError,
+    ScimInvalidResponse,
+    ScimTLSError,
+    ScimTransportError,
+)
+from domain.scim.lookup import Criterion, find_first
+from domain.scim.outgoing import prepare_resource
+from domain.scim.payloads import USER_SCHEMA, account_fields, user_payload
 from domain.users import get_user
 
 logger = logging.getLogger(__name__)
@@ -157,7 +166,9 @@ async def _post_or_adopt(
     """POST the user; on 409 or a lost response, adopt the account that exists.
 
     Returns the resource and the status the target returned for the POST: 201,
-    409 when an account existed, or None when the response was lost.
+    409 when an account existed, or None when the response was lost. After a
+    409, with or without `scimType`, every account is read if the filters find
+    none, because the 409 shows that one exists.
     """
     payload = user_payload(
         email=user.email,
@@ -167,10 +178,11 @@ async def _post_or_adopt(
         active=user.active,
         external_id=str(user.id),
     )
+    payload = prepare_resource(payload, USER_SCHEMA, client.schema)
     try:
-        return await client.create("Users", payload), 201
+        created = await client.create("Users", payload)
     except ScimConflict as exc:
-        found = await find_user_resource(client, user)
+        found = await find_user_resource(client, user, scan=True)
         if found is None:
             raise
         return found, exc.status
@@ -184,20 +196,38 @@ async def _post_or_adopt(
             raise
         return found, None
 
+    if created is not None:
+        return created, 201
+    # The target accepted the POST but returned no resource and no location.
+    found = await find_user_resource(client, user, scan=True)
+    if found is None:
+        raise ScimInvalidResponse(
+            f"POST {client.base_url}/Users succeeded but returned no resource, and "
+            f"no account with userName {user.email!r} could be found afterwards.",
+            method="POST",
+            url=f"{client.base_url}/Users",
+        )
+    return found, 201
 
-async def find_user_resource(client: ScimClient, user: User) -> dict[str, Any] | None:
+
+async def find_user_resource(
+    client: ScimClient, user: User, *, scan: bool = False
+) -> dict[str, Any] | None:
     """Look the user up in the target by userName, then externalId, then email.
 
-    Each result is checked against the value, because some targets ignore the
-    filter and return every user.
+    Values compare case-insensitively and each result is checked, because
+    some targets ignore the filter and return every user. `scan` reads every
+    user when the filters find none.
     """
-    searches = (
-        ("userName", user.email, lambda fields: fields.user_name.lower()),
-        ("externalId", str(user.id), lambda fields: (fields.external_id or "").lower()),
-        ("emails.value", user.email, lambda fields: (fields.email or "").lower()),
+    criteria = (
+        Criterion("userName", user.email, lambda r: account_fields(r).user_name),
+        Criterion("externalId", str(user.id), lambda r: account_fields(r).external_id),
+        Criterion("emails.value", user.email, lambda r: account_fields(r).email),
     )
-    for attribute, value, read in searches:
-        for resource in await client.search("Users", attribute, value):
-            if read(account_fields(resource)) == value.lower():
-                return resource
-    return None
+    return await find_first(
+        client,
+        "Users",
+        criteria,
+        page_size=get_settings().scim_page_size,
+        scan=scan,
+    )

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.models import ScimAccount, ScimConnection, User
-from domain.provisioning.capabilities import supports_patch
+from domain.errors import ErrorCode, TargetError
+from domain.models import ScimAccount, User
+from domain.provisioning.capabilities import remember_update_method
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import apply_account
 from domain.provisioning.operations import (
@@ -21,13 +22,12 @@ from domain.provisioning.operations import (
     start_operation,
     succeed,
 )
-from domain.scim.client import ScimClient
 from domain.scim.errors import ScimError
-from domain.scim.payloads import get_key
+from domain.scim.payloads import USER_SCHEMA
+from domain.scim.target_schema import TargetSchema
+from domain.scim.writes import Update, update_resource
 
 logger = logging.getLogger(__name__)
-
-PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 UPDATE_ACCOUNT = "UPDATE_ACCOUNT"
 DEACTIVATE_ACCOUNT = "DEACTIVATE_ACCOUNT"
@@ -70,49 +70,37 @@ def attribute_changes(account: ScimAccount, user: User, active: bool) -> dict[st
     }
 
 
-def patch_request(changes: dict[str, Any]) -> dict[str, Any]:
-    """Build a PatchOp of `replace` operations, lowercase as RFC 7644 writes them."""
-    operations = []
-    for path, value in changes.items():
-        if path == "emails":
-            value = [{"value": value, "type": "work", "primary": True}]
-        operations.append({"op": "replace", "path": path, "value": value})
-    return {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
+def scim_values(changes: dict[str, Any]) -> dict[str, Any]:
+    """Turn attribute changes into SCIM values; the email becomes the primary one."""
+    return {
+        path: [{"value": value, "type": "work", "primary": True}]
+        if path == "emails"
+        else value
+        for path, value in changes.items()
+    }
 
 
-def _merged_resource(
-    resource: dict[str, Any], changes: dict[str, Any]
+def declared_changes(
+    changes: dict[str, Any], schema: TargetSchema, action: str, user_name: str
 ) -> dict[str, Any]:
-    """Apply `changes` to a full resource for a PUT, dropping read-only `meta`."""
-    merged = {key: value for key, value in resource.items() if key.lower() != "meta"}
-    for path, value in changes.items():
-        if path == "emails":
-            merged["emails"] = [{"value": value, "type": "work", "primary": True}]
-        elif path.startswith("name."):
-            name = dict(get_key(merged, "name") or {})
-            name[path.split(".", 1)[1]] = value
-            merged["name"] = name
-        else:
-            merged[path] = value
-    return merged
+    """Keep the changes to attributes the target's User schema declares.
 
-
-async def _write_changes(
-    client: ScimClient,
-    connection: ScimConnection,
-    account: ScimAccount,
-    changes: dict[str, Any],
-) -> dict[str, Any]:
-    """Send `changes` by PATCH, or by GET and PUT on a target without PATCH."""
-    if supports_patch(connection):
-        response = await client.patch("Users", account.scim_id, patch_request(changes))
-    else:
-        resource = await client.get_resource("Users", account.scim_id)
-        merged = _merged_resource(resource, changes)
-        response = await client.replace("Users", account.scim_id, merged)
-    if response.body is not None and get_key(response.body, "id") is not None:
-        return response.body
-    return await client.get_resource("Users", account.scim_id)
+    An update drops the others, which the target cannot store anyway. A
+    (de)activation without `active` cannot be carried out, so it raises.
+    """
+    declared = {p: v for p, v in changes.items() if schema.declares(USER_SCHEMA, p)}
+    dropped = sorted(set(changes) - set(declared))
+    if dropped:
+        logger.info("Not sending %s: the target's User schema lacks them.", dropped)
+    if "active" in dropped and action != UPDATE_ACCOUNT:
+        raise TargetError(
+            f"Could not change whether account {user_name!r} is active: the "
+            "target's User schema declares no 'active' attribute, so accounts "
+            "cannot be deactivated there. Delete the account instead, and set "
+            "the Settings tab's deprovisioning action to DELETE.",
+            code=ErrorCode.TARGET_REJECTED,
+        )
+    return declared
 
 
 async def change_account(
@@ -122,9 +110,14 @@ async def change_account(
     *,
     action: str,
     trigger: str,
-) -> ScimAccount:
-    """Write attribute `changes` to the account in the target and the mirror."""
+) -> list[str]:
+    """Write attribute `changes` to the account in the target and the mirror.
+
+    Returns the paths sent, which leave out those the target does not declare.
+    """
     connection = await require_connection(session, account.application_id)
+    schema = TargetSchema.from_documents(connection.schemas)
+    values = declared_changes(changes, schema, action, account.user_name)
     subject = Subject(
         application_id=account.application_id,
         trigger=trigger,
@@ -132,16 +125,25 @@ async def change_account(
         scim_id=account.scim_id,
     )
     operation = await start_operation(session, subject, action)
+    update: Update | None = None
     try:
         async with open_client(connection) as client:
-            resource = await _write_changes(client, connection, account, changes)
+            if values:
+                update = await update_resource(
+                    client, "Users", USER_SCHEMA, account.scim_id, scim_values(values)
+                )
+                resource = update.resource
+            else:
+                resource = await client.get_resource("Users", account.scim_id)
     except ScimError as exc:
         doing = f"update account {account.user_name!r}"
         raise await record_target_failure(session, operation, exc, doing) from exc
 
+    if update is not None and update.fell_back:
+        remember_update_method(connection, update.method)
     apply_account(account, resource)
     session.add(account)
     succeed(operation, scim_id=account.scim_id, status=200)
     await session.commit()
-    logger.info("%s %r: %s.", action, account.scim_id, ", ".join(changes))
-    return account
+    logger.info("%s %r: %s.", action, account.scim_id, ", ".join(values) or "none")
+    return list(values)

@@ -15,15 +15,20 @@ from domain.errors import InvalidInput, NotConnected
 from domain.models import ConnectionStatus, ScimConnection
 from domain.models.columns import utcnow
 from domain.outbound import OutboundPolicy, check_base_url, parse_base_url
+from domain.provisioning.capabilities import connection_capabilities
 from domain.provisioning.target_errors import target_error
+from domain.scim.capabilities import read_service_provider_config
 from domain.scim.client import ScimClient
 from domain.scim.errors import (
     ScimError,
     ScimInvalidResponse,
+    ScimMisrouted,
     ScimNotFound,
+    ScimResponseError,
     ScimTokenUnreadable,
 )
 from domain.scim.payloads import get_key
+from domain.scim.target_schema import TargetSchema
 from domain.secrets import SecretKeyError, seal, unseal
 
 logger = logging.getLogger(__name__)
@@ -32,6 +37,9 @@ TOKEN_MAX_LENGTH = 4096
 
 #: Keys of which a ServiceProviderConfig (RFC 7643 5) has at least one.
 SPC_KEYS = ("schemas", "patch", "filter", "bulk", "authenticationSchemes")
+
+#: Statuses with which targets report that they lack a discovery endpoint.
+NO_ENDPOINT = frozenset({400, 404, 405, 501})
 
 
 async def get_connection(
@@ -70,6 +78,7 @@ def open_client(connection: ScimConnection) -> ScimClient:
 
     Raises `ScimTokenUnreadable` when the token does not decrypt. The client
     checks the outbound rules at each connection it opens.
+    It carries what the target supports and the Schemas it published.
     """
     settings = get_settings()
     token = None
@@ -85,6 +94,8 @@ def open_client(connection: ScimConnection) -> ScimClient:
         total_timeout=settings.scim_total_timeout,
         max_response_bytes=settings.scim_max_response_bytes,
         policy=outbound_policy(),
+        capabilities=connection_capabilities(connection),
+        schema=TargetSchema.from_documents(connection.schemas),
     )
 
 
@@ -149,6 +160,8 @@ async def configure_provisioning(
         objects={"Application": application_id},
         changes=changes,
     )
+    # A new discovery starts again from the target's ServiceProviderConfig.
+    connection.update_method = None
     await session.commit()
 
     try:
@@ -177,30 +190,55 @@ def _mark(
 async def discover(connection: ScimConnection) -> None:
     """Read ServiceProviderConfig, ResourceTypes and Schemas (RFC 7644 4).
 
-    ServiceProviderConfig is required; a target without the other two still
-    connects, with those documents left empty. Targets may serve discovery
-    without authentication, so reading one user also checks the token.
+    A target without any of them still connects: without a
+    ServiceProviderConfig, conservative capabilities apply, and the other two
+    are left empty. Targets may serve discovery without authentication, so
+    reading one user also checks the token.
     """
     async with open_client(connection) as client:
-        config = await client.get("ServiceProviderConfig")
-        if not any(get_key(config, key) is not None for key in SPC_KEYS):
-            raise ScimInvalidResponse(
-                f"GET {client.base_url}/ServiceProviderConfig returned JSON that is "
-                "not a SCIM ServiceProviderConfig.",
-                method="GET",
-                url=f"{client.base_url}/ServiceProviderConfig",
-            )
+        config = await _service_provider_config(client)
         connection.service_provider_config = config
+        for problem in read_service_provider_config(config).problems:
+            logger.info(
+                "Application %s's ServiceProviderConfig: %s.",
+                connection.application_id,
+                problem,
+            )
         connection.resource_types = await _optional_list(client, "ResourceTypes")
         connection.schemas = await _optional_list(client, "Schemas")
         await client.get("Users", startIndex=1, count=1)
 
 
+async def _service_provider_config(client: ScimClient) -> dict[str, Any] | None:
+    try:
+        config = await client.get("ServiceProviderConfig")
+    except (ScimNotFound, ScimMisrouted):
+        logger.info("Target %s has no /ServiceProviderConfig.", client.base_url)
+        return None
+    if not any(get_key(config, key) is not None for key in SPC_KEYS):
+        raise ScimInvalidResponse(
+            f"GET {client.base_url}/ServiceProviderConfig returned JSON that is "
+            "not a SCIM ServiceProviderConfig.",
+            method="GET",
+            url=f"{client.base_url}/ServiceProviderConfig",
+        )
+    return config
+
+
 async def _optional_list(client: ScimClient, endpoint: str) -> list[Any]:
+    """Return a discovery endpoint's resources, or none if the target lacks it."""
     try:
         body = await client.get(endpoint)
-    except ScimNotFound:
-        logger.info("Target %s has no /%s endpoint.", client.base_url, endpoint)
+    except ScimResponseError as exc:
+        if exc.status not in NO_ENDPOINT:
+            raise
+        logger.info(
+            "Target %s has no /%s endpoint (%s).", client.base_url, endpoint, exc.status
+        )
         return []
     resources = get_key(body, "Resources")
-    return resources if isinstance(resources, list) else []
+    return (
+        [r for r in resources if isinstance(r, dict)]
+        if isinstance(resources, list)
+        else []
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.config import get_settings
 from domain.errors import AlreadyExists, DomainError, InvalidInput
 from domain.folders import get_folder
 from domain.models import Folder, FolderApplication, ScimGroup
@@ -32,8 +33,16 @@ from domain.provisioning.operations import (
     succeed,
 )
 from domain.scim.client import ScimClient
-from domain.scim.errors import ScimConflict, ScimError, ScimTLSError, ScimTransportError
-from domain.scim.payloads import get_key, group_payload
+from domain.scim.errors import (
+    ScimConflict,
+    ScimError,
+    ScimInvalidResponse,
+    ScimTLSError,
+    ScimTransportError,
+)
+from domain.scim.lookup import Criterion, find_first
+from domain.scim.outgoing import prepare_resource
+from domain.scim.payloads import GROUP_SCHEMA, get_key, group_payload
 
 logger = logging.getLogger(__name__)
 
@@ -211,15 +220,17 @@ async def _post_or_adopt(
 
     A group is the folder's own when its externalId is the folder's id, because
     that is what this product sends. Any other group of that name raises
-    `_ForeignGroup`, chained to the 409.
+    `_ForeignGroup`, chained to the 409. A POST that succeeds without
+    returning the group is followed by a lookup.
     """
     payload = group_payload(
         display_name=folder.name, external_id=str(folder.id), member_ids=member_ids
     )
+    payload = prepare_resource(payload, GROUP_SCHEMA, client.schema)
     try:
-        return _Created(await client.create("Groups", payload), 201)
+        created = await client.create("Groups", payload)
     except ScimConflict as exc:
-        found = await find_group_resource(client, folder)
+        found = await find_group_resource(client, folder, scan=True)
         if found is None:
             raise
         if str(get_key(found, "externalId")) != str(folder.id):
@@ -237,15 +248,40 @@ async def _post_or_adopt(
         detail = "The response was lost, but the group exists; it was adopted."
         return _Created(found, None, detail)
 
+    if created is not None:
+        return _Created(created, 201)
+    found = await find_group_resource(client, folder, scan=True)
+    if found is None:
+        raise ScimInvalidResponse(
+            f"POST {client.base_url}/Groups succeeded but returned no resource, and "
+            f"no group with externalId {str(folder.id)!r} or displayName "
+            f"{folder.name!r} was found.",
+            method="POST",
+            url=f"{client.base_url}/Groups",
+        )
+    return _Created(found, 201)
+
 
 async def find_group_resource(
-    client: ScimClient, folder: Folder
+    client: ScimClient, folder: Folder, *, scan: bool = False
 ) -> dict[str, Any] | None:
-    """Look the folder's group up in the target by externalId, then displayName."""
-    for attribute, value in (
-        ("externalId", str(folder.id)),
-        ("displayName", folder.name),
-    ):
-        for resource in await client.search("Groups", attribute, value):
-            return resource
-    return None
+    """Look the folder's group up in the target by externalId, then displayName.
+
+    With `scan`, every group is read if the filters find none, as after a 409.
+    """
+    criteria = (
+        Criterion("externalId", str(folder.id), lambda r: _text(r, "externalId")),
+        Criterion("displayName", folder.name, lambda r: _text(r, "displayName")),
+    )
+    return await find_first(
+        client,
+        "Groups",
+        criteria,
+        page_size=get_settings().scim_page_size,
+        scan=scan,
+    )
+
+
+def _text(resource: dict[str, Any], key: str) -> str | None:
+    value = get_key(resource, key)
+    return str(value) if value is not None else None

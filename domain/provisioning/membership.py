@@ -24,7 +24,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.errors import NotFound
 from domain.folders import get_folder
 from domain.models import FolderUser, ScimConnection, ScimGroup, User
-from domain.provisioning.capabilities import members_per_request, supports_patch
+from domain.provisioning.capabilities import (
+    members_per_request,
+    remember_update_method,
+    supports_patch,
+)
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.groups import linked_group
 from domain.provisioning.matching import match_accounts
@@ -36,6 +40,7 @@ from domain.provisioning.operations import (
     succeed,
 )
 from domain.provisioning.target_errors import target_error
+from domain.scim.capabilities import UpdateMethod
 from domain.scim.client import ScimClient, ScimResponse
 from domain.scim.errors import ScimError, ScimNotFound, ScimResponseError
 from domain.scim.payloads import (
@@ -45,6 +50,7 @@ from domain.scim.payloads import (
     group_replacement,
     remove_members_patch,
 )
+from domain.scim.writes import METHOD_REJECTED
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +58,10 @@ ADD_GROUP_MEMBERS = "ADD_GROUP_MEMBERS"
 REMOVE_GROUP_MEMBERS = "REMOVE_GROUP_MEMBERS"
 REPLACE_GROUP_MEMBERS = "REPLACE_GROUP_MEMBERS"
 
-#: Statuses with which a target reports that it has no PATCH: 501 Not
-#: Implemented, which RFC 7644 3.12 gives for unsupported operations, and 405
-#: Method Not Allowed.
-NO_PATCH_STATUSES = (405, 501)
+#: Statuses with which a target reports that it takes no PATCH: 501 Not
+#: Implemented, which RFC 7644 3.12 gives for unsupported operations, 405
+#: Method Not Allowed, and the 400 of targets that reject the PatchOp form.
+NO_PATCH_STATUSES = METHOD_REJECTED
 
 #: Folder members matched to accounts per query.
 USERS_PER_QUERY = 500
@@ -237,6 +243,9 @@ class _MemberWriter:
                     self.group.id,
                 )
                 body = await self._put(resource, plan)
+                # The PUT worked where PATCH did not, so later updates skip PATCH.
+                remember_update_method(self.connection, UpdateMethod.PUT)
+                await self.session.commit()
         else:
             body = await self._put(resource, plan)
 

@@ -18,8 +18,8 @@ from domain.models.columns import utcnow
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import replace_accounts, replace_groups
 from domain.provisioning.target_errors import target_error
-from domain.scim.client import Listing
-from domain.scim.errors import ScimError, ScimNotFound
+from domain.scim.errors import ScimError, ScimMisrouted, ScimNotFound
+from domain.scim.paging import Listing
 from domain.secrets import SecretKeyError
 
 logger = logging.getLogger(__name__)
@@ -222,7 +222,9 @@ async def _read_target(run: RefreshRun) -> tuple[Listing, Listing]:
             groups = await client.list_all(
                 "Groups", page_size=page_size, on_page=groups_progress
             )
-        except ScimNotFound:
+        except (ScimNotFound, ScimMisrouted):
+            # The same base URL served /Users, so even a 404 that is no SCIM
+            # error means the target has no groups endpoint.
             groups = Listing(complete=False, problem="the target has no /Groups")
     return users, groups
 

@@ -56,6 +56,12 @@ def _classify(exc: scim.ScimError) -> tuple[ErrorCode, str]:
             "The target rejected the bearer token; check that it is current and "
             "allowed to manage users and groups, then save it again."
         )
+    if isinstance(exc, scim.ScimMisrouted):
+        return ErrorCode.NOT_SCIM, (
+            "The request did not reach a SCIM resource: check that the base URL "
+            "is the application's SCIM endpoint, often ending in '/scim/v2', and "
+            "that no proxy in front of it rewrites requests."
+        )
     if isinstance(exc, scim.ScimInvalidResponse):
         return ErrorCode.NOT_SCIM, (
             "Check that the base URL is the application's SCIM endpoint, often "

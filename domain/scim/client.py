@@ -1,7 +1,10 @@
 """An async SCIM 2.0 client (RFC 7644) over httpx.
 
-`ScimClient.request` is the only place that sends HTTP and the only place that
-turns httpx exceptions and error statuses into `domain.scim.errors`.
+`ScimClient.send` is the only place that sends HTTP and the only place that
+turns httpx exceptions and error statuses into `domain.scim.errors`. Requests
+go through a `GuardedTransport` and within total time and size limits. What to
+send, and how to page, look up and update, is decided in the modules beside
+this one, from the target's `capabilities` and `schema` that the client carries.
 """
 
 from __future__ import annotations
@@ -9,32 +12,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
 from domain.config import get_settings
 from domain.outbound import OutboundPolicy, OutboundRejected
-from domain.scim import errors
-from domain.scim.payloads import filter_literal, get_key, parse_int
+from domain.scim import errors, paging
+from domain.scim.capabilities import Capabilities, conservative
+from domain.scim.paging import Listing, ProgressCallback
+from domain.scim.payloads import get_key, resource_id
+from domain.scim.responses import json_body, read_error
+from domain.scim.target_schema import TargetSchema
 from domain.scim.transport import GuardedTransport
 
 logger = logging.getLogger(__name__)
 
 SCIM_CONTENT_TYPE = "application/scim+json"
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-#: Pages read at most from one listing; a target that pages past this is
-#: reported as incomplete rather than read forever.
-MAX_PAGES = 5_000
-
-#: Characters of a non-SCIM error body kept as the error detail.
+#: Characters of a redirect's location kept in the error message.
 DETAIL_LIMIT = 300
 
 #: Seconds one request may take in all, body included, by default.
@@ -48,7 +51,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 #: tokens are far longer.
 REDACT_MIN_LENGTH = 4
 
-ProgressCallback = Callable[[int, int | None], Awaitable[None]]
+__all__ = ["Listing", "ProgressCallback", "ScimClient", "ScimResponse"]
 
 
 @cache
@@ -60,18 +63,6 @@ def default_ssl_context() -> ssl.SSLContext:
     for each client given no context. Jobs open one client per event.
     """
     return httpx.create_ssl_context()
-
-
-@dataclass
-class Listing:
-    """Every resource a listing returned, and whether the listing can be trusted."""
-
-    resources: list[dict[str, Any]] = field(default_factory=list)
-    total: int | None = None
-    #: False when paging stopped early or the target's paging misbehaved; an
-    #: incomplete listing must never be used to delete anything.
-    complete: bool = True
-    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,8 @@ class ScimClient:
     Requests go through a `GuardedTransport` that applies the outbound rules of
     `policy` (by default, `SMARTLINK_OUTBOUND_ALLOW`) to every connection.
     Redirects are never followed. Use it as an async context manager so the
-    connection pool is closed.
+    connection pool is closed. Without `capabilities`, the conservative ones
+    of a target that publishes no ServiceProviderConfig apply.
     """
 
     def __init__(
@@ -101,10 +93,14 @@ class ScimClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         policy: OutboundPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        capabilities: Capabilities | None = None,
+        schema: TargetSchema | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.total_timeout = total_timeout
         self.max_response_bytes = max_response_bytes
+        self.capabilities = capabilities or conservative()
+        self.schema = schema or TargetSchema()
         self._token = token
         headers = {"Accept": f"{SCIM_CONTENT_TYPE}, application/json"}
         if token:
@@ -133,6 +129,9 @@ class ScimClient:
     ) -> None:
         await self._http.aclose()
 
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
     async def request(
         self,
         method: str,
@@ -158,13 +157,33 @@ class ScimClient:
         Raises a `ScimError` subclass for every failure, chained to its cause,
         with the token removed from its message should the target echo it.
         """
-        url = f"{self.base_url}/{path.lstrip('/')}"
+        response = await self._send_checked(method, path, json=json, params=params)
+        try:
+            body = json_body(response, method, self.url(path))
+        except errors.ScimError as exc:
+            self._redact(exc)
+            raise
+        return ScimResponse(response.status_code, body)
+
+    async def _send_checked(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str | int] | None = None,
+    ) -> httpx.Response:
+        """Send one request and return its successful response, body read.
+
+        The URL in messages leaves the query out.
+        """
+        url = self.url(path)
         try:
             response = await self._send(method, url, json=json, params=params)
             logger.debug("SCIM %s %s returned %s.", method, url, response.status_code)
             if response.status_code >= 300:
                 raise _status_error(response, method, url)
-            return ScimResponse(response.status_code, _json_body(response, method, url))
+            return response
         except errors.ScimError as exc:
             self._redact(exc)
             raise
@@ -178,10 +197,9 @@ class ScimClient:
         params: dict[str, str | int] | None,
     ) -> httpx.Response:
         """Send the request and read its body within the size and time limits."""
+        target = f"{url}?{encode_query(params)}" if params else url
         headers = {"Content-Type": SCIM_CONTENT_TYPE} if json is not None else None
-        request = self._http.build_request(
-            method, url, json=json, params=params, headers=headers
-        )
+        request = self._http.build_request(method, target, json=json, headers=headers)
         try:
             async with asyncio.timeout(self.total_timeout):
                 response = await self._http.send(request, stream=True)
@@ -264,16 +282,56 @@ class ScimClient:
             )
         return body
 
-    async def create(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST `payload` to `endpoint` (`Users`, `Groups`) and return the resource."""
-        body = await self.request("POST", endpoint, json=payload)
-        if body is None or get_key(body, "id") is None:
-            raise errors.ScimInvalidResponse(
-                f"POST {self.base_url}/{endpoint} returned no resource id.",
-                method="POST",
-                url=f"{self.base_url}/{endpoint}",
+    async def create(
+        self, endpoint: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """POST `payload` to `endpoint` (`Users`, `Groups`) and return the resource.
+
+        When the response lacks the resource, the `Location` header or
+        `meta.location` it returned gets a GET, if that lies under the base
+        URL. Returns None when neither gives the resource, though the
+        target accepted the POST.
+        """
+        response = await self._send_checked("POST", endpoint, json=payload)
+        try:
+            body = json_body(response, "POST", self.url(endpoint))
+        except errors.ScimError as exc:
+            self._redact(exc)
+            raise
+        if body is not None and resource_id(body) is not None:
+            return body
+
+        location = self._created_location(response, body)
+        if location is None:
+            logger.info("POST %s/%s returned no resource.", self.base_url, endpoint)
+            return None
+        try:
+            return await self.get(location)
+        except errors.ScimResponseError as exc:
+            # The resource exists, so the caller can still look it up.
+            logger.info("Reading the created resource failed: %s", exc.message)
+            return None
+
+    def _created_location(
+        self, response: httpx.Response, body: dict[str, Any] | None
+    ) -> str | None:
+        """Return the path under the base URL of the resource a POST created."""
+        candidates = [
+            response.headers.get("location"),
+            get_key(get_key(body, "meta"), "location"),
+        ]
+        for location in candidates:
+            if not isinstance(location, str) or not location.strip():
+                continue
+            absolute = urljoin(f"{self.base_url}/", location.strip())
+            if absolute.startswith(f"{self.base_url}/"):
+                return absolute[len(self.base_url) + 1 :]
+            logger.warning(
+                "Not following location %r of a created resource: it is not under %s.",
+                urlsplit(absolute).path,
+                self.base_url,
             )
-        return body
+        return None
 
     async def get_resource(self, endpoint: str, scim_id: str) -> dict[str, Any]:
         """GET one resource by its id (RFC 7644 3.4.1)."""
@@ -291,10 +349,10 @@ class ScimClient:
     async def patch(
         self, endpoint: str, scim_id: str, payload: dict[str, Any]
     ) -> ScimResponse:
-        """PATCH a resource (RFC 7644 3.5.2).
+        """PATCH a resource with a PatchOp `payload` (RFC 7644 3.5.2).
 
         Targets respond 204 without a body or 200 with the resource, so the body
-        may be None.
+        may be None. `patch_request` builds the payload from operations.
         """
         return await self.send("PATCH", _resource_path(endpoint, scim_id), json=payload)
 
@@ -303,13 +361,14 @@ class ScimClient:
         response = await self.send("DELETE", _resource_path(endpoint, scim_id))
         return response.status
 
-    async def search(
-        self, endpoint: str, attribute: str, value: str
-    ) -> list[dict[str, Any]]:
-        """Return the resources whose `attribute` equals `value` (RFC 7644 3.4.2.2)."""
-        literal = filter_literal(value)
-        body = await self.get(endpoint, filter=f'{attribute} eq "{literal}"')
-        return _resources_of(body)
+    async def search(self, endpoint: str, filter: str) -> list[dict[str, Any]]:
+        """Return the resources with an id that a filtered GET (RFC 7644 3.4.2.2) lists.
+
+        Some targets ignore the filter, so callers check each resource.
+        """
+        body = await self.get(endpoint, filter=filter)
+        items = paging.page_items(body)
+        return [r for r in items if resource_id(r) is not None]
 
     async def list_all(
         self,
@@ -318,49 +377,21 @@ class ScimClient:
         page_size: int,
         on_page: ProgressCallback | None = None,
     ) -> Listing:
-        """Read every resource of `endpoint` by index paging (RFC 7644 3.4.2.4).
+        """Read every resource of `endpoint` by index paging; see `paging`.
 
-        Targets that ignore `startIndex`, repeat pages or misstate
-        `totalResults` end the listing marked incomplete instead of looping.
+        `filter.maxResults`, when the target states it, caps the page size.
         """
-        listing = Listing()
-        seen: set[str] = set()
-        start = 1
+        limit = self.capabilities.max_results.value
+        if limit is not None:
+            page_size = min(page_size, limit)
+        return await paging.list_all(
+            self, endpoint, page_size=page_size, on_page=on_page
+        )
 
-        for _ in range(MAX_PAGES):
-            body = await self.get(endpoint, startIndex=start, count=page_size)
-            items = _page_items(body)
-            resources = _with_ids(items, f"{self.base_url}/{endpoint}")
-            total = parse_int(get_key(body, "totalResults"))
-            listing.total = total if total is not None else listing.total
 
-            fresh = [r for r in resources if str(get_key(r, "id")) not in seen]
-            seen.update(str(get_key(r, "id")) for r in fresh)
-            listing.resources.extend(fresh)
-            if on_page is not None:
-                await on_page(len(listing.resources), listing.total)
-
-            if not items:
-                if total is not None and len(seen) < total:
-                    _mark_incomplete(
-                        listing,
-                        f"the target listed {len(seen)} "
-                        f"of the {total} resources it announced",
-                    )
-                return listing
-            if resources and not fresh:
-                if total is None or len(seen) < total:
-                    _mark_incomplete(
-                        listing,
-                        f"the page at startIndex {start} repeated "
-                        "resources already read",
-                    )
-                return listing
-            # Resources without an id still take their place in the paging.
-            start += len(items)
-
-        _mark_incomplete(listing, f"paging went past {MAX_PAGES} pages")
-        return listing
+def patch_request(operations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Wrap PATCH operations in a PatchOp message (RFC 7644 3.5.2)."""
+    return {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
 
 
 def _resource_path(endpoint: str, scim_id: str) -> str:
@@ -376,33 +407,16 @@ def _too_large(method: str, url: str, limit: int) -> errors.ScimResponseTooLarge
     )
 
 
-def _mark_incomplete(listing: Listing, problem: str) -> None:
-    listing.complete = False
-    listing.problem = problem
-    logger.warning("SCIM listing is incomplete: %s.", problem)
+def encode_query(params: dict[str, str | int]) -> str:
+    """Percent-encode every reserved character, `+` and spaces included.
 
-
-def _resources_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in _page_items(body) if get_key(r, "id")]
-
-
-def _page_items(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the objects of a ListResponse's `Resources`, with or without ids."""
-    resources = get_key(body, "Resources")
-    if not isinstance(resources, list):
-        return []
-    return [r for r in resources if isinstance(r, dict)]
-
-
-def _with_ids(items: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
-    resources = [r for r in items if get_key(r, "id")]
-    if len(resources) < len(items):
-        logger.warning(
-            "Skipped %d resources without an id listed by %s.",
-            len(items) - len(resources),
-            url,
-        )
-    return resources
+    httpx writes spaces as `+`, which only form decoders read as a space. A
+    target that decodes queries by RFC 3986 would see a broken filter.
+    """
+    return "&".join(
+        f"{quote(str(name), safe='')}={quote(str(value), safe='')}"
+        for name, value in params.items()
+    )
 
 
 def _connect_error(exc: httpx.ConnectError, method: str, url: str) -> errors.ScimError:
@@ -421,42 +435,19 @@ def _connect_error(exc: httpx.ConnectError, method: str, url: str) -> errors.Sci
     )
 
 
-def _json_body(
-    response: httpx.Response, method: str, url: str
-) -> dict[str, Any] | None:
-    if not response.content.strip():
-        return None
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise errors.ScimInvalidResponse(
-            f"{method} {url} returned {response.status_code} with a body that is "
-            f"not JSON ({_content_type(response)}); is this a SCIM endpoint?",
-            method=method,
-            url=url,
-        ) from exc
-    if not isinstance(body, dict):
-        raise errors.ScimInvalidResponse(
-            f"{method} {url} returned JSON that is not an object.",
-            method=method,
-            url=url,
-        )
-    return body
-
-
-def _content_type(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "no content type").split(";")[0]
-
-
 def _status_error(
     response: httpx.Response, method: str, url: str
 ) -> errors.ScimResponseError:
     status = response.status_code
-    detail, scim_type = _error_detail(response)
+    error = read_error(response)
     message = f"{method} {url} returned {status}"
-    message += f": {detail}" if detail else "."
+    message += f": {error.detail}" if error.detail else "."
     kwargs: dict[str, Any] = dict(
-        status=status, detail=detail, scim_type=scim_type, method=method, url=url
+        status=status,
+        detail=error.detail,
+        scim_type=error.scim_type,
+        method=method,
+        url=url,
     )
     if status < 400:
         location = response.headers.get("location")
@@ -471,8 +462,14 @@ def _status_error(
 
     if status in (401, 403):
         return errors.ScimUnauthorized(message, **kwargs)
-    if status == 404:
+    if status == 404 and error.is_scim:
         return errors.ScimNotFound(message, **kwargs)
+    if status == 404:
+        # Not from the SCIM service provider, so no proof the resource is gone.
+        detail = f" ({error.detail})" if error.detail else ""
+        return errors.ScimMisrouted(
+            f"{method} {url} returned 404 without a SCIM error{detail}.", **kwargs
+        )
     if status == 409:
         return errors.ScimConflict(message, **kwargs)
     if status == 429:
@@ -482,25 +479,6 @@ def _status_error(
     if status >= 500:
         return errors.ScimServerError(message, **kwargs)
     return errors.ScimRejected(message, **kwargs)
-
-
-def _error_detail(response: httpx.Response) -> tuple[str | None, str | None]:
-    """Return a SCIM error's detail and scimType (RFC 7644 3.12), or a text excerpt."""
-    if "html" in _content_type(response):
-        return "an HTML page instead of a SCIM error", None
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
-        return (text[:DETAIL_LIMIT] or None), None
-    if not isinstance(body, dict):
-        return str(body)[:DETAIL_LIMIT], None
-    detail = get_key(body, "detail")
-    scim_type = get_key(body, "scimType")
-    return (
-        str(detail)[:DETAIL_LIMIT] if detail else None,
-        str(scim_type) if scim_type else None,
-    )
 
 
 def parse_retry_after(response: httpx.Response) -> float | None:

@@ -11,6 +11,7 @@
     │   ├── ScimRedirect          stop: fix the base URL (3xx, never followed)
     │   ├── ScimUnauthorized      stop: fix the token (401, 403)
     │   ├── ScimNotFound          re-create, or treat as already gone (404)
+    │   ├── ScimMisrouted         stop: fix the base URL (404 that is no SCIM error)
     │   ├── ScimConflict          look the resource up and adopt it (409)
     │   ├── ScimRateLimited       retry after `retry_after` (429)
     │   ├── ScimServerError       retry later (5xx)
@@ -111,7 +112,17 @@ class ScimUnauthorized(ScimResponseError):
 
 
 class ScimNotFound(ScimResponseError):
-    """Raised on 404: the resource, or the endpoint, does not exist."""
+    """Raised on a 404 whose body is a SCIM error: the resource does not exist."""
+
+
+class ScimMisrouted(ScimResponseError):
+    """Raised on a 404 that does not come from a SCIM service provider.
+
+    Such a 404 has an HTML page, JSON that is not a SCIM error, or no body,
+    or it is the response to a PUT just after the same URL returned 200 to a
+    GET. The request reached something other than the resource, so the
+    resource must not be taken as deleted.
+    """
 
 
 class ScimConflict(ScimResponseError):

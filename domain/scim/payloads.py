@@ -1,11 +1,14 @@
 """Reading SCIM resources that targets return, and building the ones we send.
 
-Targets differ in key case and value types, so attributes are read leniently
-here; what we send is built with scim2-models so it follows RFC 7643.
+Targets differ in key case, value types and value shapes, so attributes are
+read leniently here. What we send is built with scim2-models, so it follows
+RFC 7643.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +16,29 @@ from scim2_models import Context, Email, GroupMember, Name, PatchOp, PatchOperat
 from scim2_models import Group as ScimGroup
 from scim2_models import User as ScimUser
 
+logger = logging.getLogger(__name__)
+
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+#: Lowercase attribute names that RFC 7643 defines for each core schema.
+KNOWN_ATTRIBUTES = {
+    USER_SCHEMA: frozenset(
+        (field.serialization_alias or name).lower()
+        for name, field in ScimUser.model_fields.items()
+    ),
+    GROUP_SCHEMA: frozenset(
+        (field.serialization_alias or name).lower()
+        for name, field in ScimGroup.model_fields.items()
+    ),
+}
+
+#: Distinct unknown attributes logged at most, so a target sending a new
+#: key on every resource cannot fill the log.
+UNKNOWN_LOG_LIMIT = 200
+
+_logged_unknown: set[tuple[str, str]] = set()
+_logged_lock = threading.Lock()
 
 
 def get_key(document: Any, key: str) -> Any:
@@ -30,6 +54,20 @@ def get_key(document: Any, key: str) -> Any:
     return None
 
 
+def get_attribute(resource: Any, name: str, schema: str) -> Any:
+    """Return a core attribute, also when the target put it under its schema URN.
+
+    RFC 7644 3.10 allows the fully qualified `<schema URN>:<name>` form, and
+    some targets nest core attributes in an object under the URN.
+    """
+    value = get_key(resource, name)
+    if value is None:
+        value = get_key(resource, f"{schema}:{name}")
+    if value is None:
+        value = get_key(get_key(resource, schema), name)
+    return value
+
+
 def parse_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -43,7 +81,7 @@ def parse_bool(value: Any) -> bool | None:
     """Read a SCIM boolean, also when a target sends it as a string or 0/1."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int):
+    if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in ("true", "1"):
         return True
@@ -52,28 +90,62 @@ def parse_bool(value: Any) -> bool | None:
     return None
 
 
+def resource_id(resource: Any) -> str | None:
+    """Return a resource's `id` as a string, whatever JSON type the target used."""
+    value = get_key(resource, "id")
+    if value is None or isinstance(value, (bool, dict, list)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def multi_valued(value: Any) -> list[dict[str, Any]]:
+    """Return the items of a multi-valued attribute, whatever its shape.
+
+    A single object or string counts as a list of one. A string or number in
+    the list counts as an item with that `value`. Anything else, such as a
+    bare number (perhaps a count), counts as no items.
+    """
+    if isinstance(value, (dict, str)):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    items = []
+    for item in value:
+        if isinstance(item, dict):
+            items.append(item)
+        elif isinstance(item, (str, int)) and not isinstance(item, bool):
+            items.append({"value": item})
+    return items
+
+
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
+    if value is None or isinstance(value, (dict, list, bool)):
         return None
     text = str(value).strip()
     return text or None
 
 
 def primary_email(resource: dict[str, Any]) -> str | None:
-    """Return the primary email, else the work one, else the first one listed."""
+    """Return the primary email, else the work one, else the first one listed.
+
+    Among several primaries, the work one wins, else the first.
+    """
+    values = _email_values(resource)
     chosen = primary_or_work_email(resource)
     if chosen is not None:
         return chosen
-    values = _email_values(resource)
     return _text(get_key(values[0], "value")) if values else None
 
 
 def primary_or_work_email(resource: dict[str, Any]) -> str | None:
-    """Return the primary email, else the first work email, else None."""
+    """Return the primary email (the work one among several), else a work one."""
     values = _email_values(resource)
+    primaries = [e for e in values if parse_bool(get_key(e, "primary"))]
     for candidate in (
-        [e for e in values if parse_bool(get_key(e, "primary"))],
-        [e for e in values if str(get_key(e, "type") or "").lower() == "work"],
+        [e for e in primaries if _is_work(e)],
+        primaries,
+        [e for e in values if _is_work(e)],
     ):
         if candidate:
             return _text(get_key(candidate[0], "value"))
@@ -81,8 +153,31 @@ def primary_or_work_email(resource: dict[str, Any]) -> str | None:
 
 
 def _email_values(resource: dict[str, Any]) -> list[dict[str, Any]]:
-    emails = [e for e in get_key(resource, "emails") or [] if isinstance(e, dict)]
+    emails = multi_valued(get_attribute(resource, "emails", USER_SCHEMA))
     return [e for e in emails if _text(get_key(e, "value"))]
+
+
+def _is_work(email: dict[str, Any]) -> bool:
+    return str(get_key(email, "type") or "").strip().lower() == "work"
+
+
+def log_unknown_attributes(resource: dict[str, Any], schema: str) -> None:
+    """Log, once per attribute name, keys that `schema` does not define.
+
+    Extension data under a schema URN key is expected and not logged.
+    """
+    known = KNOWN_ATTRIBUTES[schema]
+    for key in resource:
+        if not isinstance(key, str) or key.lower().startswith("urn:"):
+            continue
+        if key.lower() in known:
+            continue
+        with _logged_lock:
+            marker = (schema, key.lower())
+            if marker in _logged_unknown or len(_logged_unknown) >= UNKNOWN_LOG_LIMIT:
+                continue
+            _logged_unknown.add(marker)
+        logger.info("Ignoring attribute %r, which %s does not define.", key, schema)
 
 
 @dataclass(frozen=True)
@@ -100,17 +195,21 @@ class AccountFields:
 
 
 def account_fields(resource: dict[str, Any]) -> AccountFields:
-    name = get_key(resource, "name") or {}
-    scim_id = str(get_key(resource, "id"))
+    """Read a SCIM User; the caller has checked that it has an id."""
+    log_unknown_attributes(resource, USER_SCHEMA)
+    name = get_attribute(resource, "name", USER_SCHEMA)
+    if not isinstance(name, dict):
+        name = {}
+    scim_id = resource_id(resource) or ""
     return AccountFields(
         scim_id=scim_id,
-        user_name=_text(get_key(resource, "userName")) or scim_id,
-        display_name=_text(get_key(resource, "displayName"))
+        user_name=_text(get_attribute(resource, "userName", USER_SCHEMA)) or scim_id,
+        display_name=_text(get_attribute(resource, "displayName", USER_SCHEMA))
         or _text(get_key(name, "formatted")),
         given_name=_text(get_key(name, "givenName")),
         family_name=_text(get_key(name, "familyName")),
         email=primary_email(resource),
-        active=parse_bool(get_key(resource, "active")),
+        active=parse_bool(get_attribute(resource, "active", USER_SCHEMA)),
         external_id=_text(get_key(resource, "externalId")),
     )
 
@@ -126,16 +225,19 @@ class GroupFields:
 
 
 def group_fields(resource: dict[str, Any]) -> GroupFields:
-    scim_id = str(get_key(resource, "id"))
-    members = get_key(resource, "members") or []
+    """Read a SCIM Group; the caller has checked that it has an id."""
+    log_unknown_attributes(resource, GROUP_SCHEMA)
+    scim_id = resource_id(resource) or ""
+    members = multi_valued(get_attribute(resource, "members", GROUP_SCHEMA))
     return GroupFields(
         scim_id=scim_id,
-        display_name=_text(get_key(resource, "displayName")) or scim_id,
+        display_name=_text(get_attribute(resource, "displayName", GROUP_SCHEMA))
+        or scim_id,
         external_id=_text(get_key(resource, "externalId")),
         member_ids=[
-            str(get_key(member, "value"))
+            member_id
             for member in members
-            if isinstance(member, dict) and get_key(member, "value") is not None
+            if (member_id := _text(get_key(member, "value"))) is not None
         ],
     )
 
@@ -153,7 +255,7 @@ def user_payload(
     name = None
     if given_name or family_name:
         name = Name(given_name=given_name, family_name=family_name)
-    user = ScimUser(
+    user: ScimUser[Any] = ScimUser(
         user_name=email,
         name=name,
         display_name=display_name,

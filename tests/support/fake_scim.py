@@ -8,22 +8,31 @@ test's fake, never the current one.
 
     fake_scim.users.resources = make_users(5)
     fake_scim.users.max_page_size = 2
+    fake_scim.users.filtering = Filtering.IGNORE
+    fake_scim.strict = True
     fake_scim.inject("/Users", FakeResponse.html(500), after=1)
     fake_scim.inject("/Users", FakeResponse(429, headers={"Retry-After": "1"}))
     hold = fake_scim.hold("/Groups")
+
+It reads query strings as RFC 3986 servers do: `%20` is a space and `+` stays
+a plus sign, so a client that writes spaces as `+` sends a broken filter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import itertools
 import json
+import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import uvicorn
@@ -97,64 +106,148 @@ class RecordedRequest:
     params: dict[str, str]
     headers: dict[str, str]
     json: Any
+    #: The query string as sent, still percent-encoded.
+    query: str = ""
     #: `time.monotonic()` when the fake received it.
     received_at: float = field(default_factory=time.monotonic)
 
 
+class Filtering(enum.Enum):
+    """How an endpoint treats the `filter` of a GET."""
+
+    #: Evaluate `attribute eq "value"`, case-insensitively as RFC 7643 says of
+    #: userName; any other filter gets 400 invalidFilter.
+    APPLY = "apply"
+    #: Evaluate it, but compare values case-sensitively, as SCIMMY does.
+    CASE_SENSITIVE = "case-sensitive"
+    #: List every resource as if there were no filter.
+    IGNORE = "ignore"
+    #: Reject every filter with 400 invalidFilter.
+    REJECT = "reject"
+
+
 @dataclass
 class ResourceEndpoint:
-    """The resources of /Users or /Groups, and how their listing misbehaves."""
+    """The resources of /Users or /Groups, and how their endpoints misbehave."""
 
     resources: list[dict[str, Any]] = field(default_factory=list)
+    #: The attribute path (such as `emails.value`) that a POST must not
+    #: duplicate, case-insensitively, else it gets 409.
+    unique_attribute: str | None = None
+    #: The scimType of that 409; None sends none.
+    conflict_scim_type: str | None = "uniqueness"
+    filtering: Filtering = Filtering.APPLY
+    #: Gives each created resource its id; JSON integers when it returns ints.
+    new_id: Callable[[], Any] = field(default=lambda: uuid.uuid4().hex)
+    #: Return 201 with no body to a POST.
+    empty_created_body: bool = False
+    #: Leave the `Location` header out of a 201.
+    omit_location: bool = False
+    #: Send `Location` and `meta.location` relative to the host.
+    relative_location: bool = False
+    #: The status of a PATCH response: 200 returns the resource, 204 no body.
+    patch_status: int = 200
+    #: Reshapes every resource on its way out, to send quirky values.
+    render: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
     #: Resources per page at most, whatever `count` the request specifies.
     max_page_size: int | None = None
     #: The `totalResults` announced; None announces the real number.
     total_results: int | None = None
     omit_total_results: bool = False
+    #: Send `totalResults` as a string, such as "7".
+    total_results_as_string: bool = False
     #: Leave the `Resources` key out of pages that have no resources.
     omit_empty_resources: bool = False
+    #: Send `"Resources": null` in pages that have no resources.
+    null_empty_resources: bool = False
     #: Return every page as if `startIndex` were 1.
     ignore_start_index: bool = False
     #: Return the first page for a `startIndex` past the last resource, as
     #: some servers do.
     first_page_past_end: bool = False
+    #: Added to the `startIndex` echoed in each page; -1 echoes it 0-based.
+    echo_shift: int = 0
 
-    def list_page(self, params: dict[str, str]) -> dict[str, Any]:
+    def list_page(self, params: dict[str, str]) -> FakeResponse:
         """Build the ListResponse of one index page (RFC 7644 3.4.2.4)."""
+        resources = self.resources
+        if "filter" in params and self.filtering is not Filtering.IGNORE:
+            matched = self._filtered(params["filter"])
+            if matched is None:
+                return FakeResponse.scim_error(
+                    400, f"Unsupported filter {params['filter']!r}.", "invalidFilter"
+                )
+            resources = matched
+
         start = max(1, _int_param(params, "startIndex", 1))
-        count = max(0, _int_param(params, "count", len(self.resources)))
+        count = max(0, _int_param(params, "count", len(resources)))
         if self.max_page_size is not None:
             count = min(count, self.max_page_size)
         if self.ignore_start_index:
             start = 1
 
-        page = self.resources[start - 1 : start - 1 + count]
+        page = resources[start - 1 : start - 1 + count]
         if not page and start > 1 and count > 0 and self.first_page_past_end:
-            start, page = 1, self.resources[:count]
+            start, page = 1, resources[:count]
 
+        total: Any = (
+            len(resources) if self.total_results is None else self.total_results
+        )
         body: dict[str, Any] = {
             "schemas": [LIST_RESPONSE],
-            "totalResults": (
-                len(self.resources)
-                if self.total_results is None
-                else self.total_results
-            ),
-            "startIndex": start,
+            "totalResults": str(total) if self.total_results_as_string else total,
+            "startIndex": start + self.echo_shift,
             "itemsPerPage": len(page),
-            "Resources": page,
+            "Resources": [self.rendered(r) for r in page],
         }
         if self.omit_total_results:
             del body["totalResults"]
         if not page and self.omit_empty_resources:
             del body["Resources"]
-        return body
+        elif not page and self.null_empty_resources:
+            body["Resources"] = None
+        return FakeResponse(json=body)
+
+    def _filtered(self, expression: str) -> list[dict[str, Any]] | None:
+        """Return the resources an `attribute eq "value"` filter selects."""
+        if self.filtering is Filtering.REJECT:
+            return None
+        match = FILTER.fullmatch(expression.strip())
+        if match is None:
+            return None
+        path = match.group("path")
+        value = json.loads(match.group("value"))
+        exact = self.filtering is Filtering.CASE_SENSITIVE
+        return [
+            r
+            for r in self.resources
+            if any(_same(found, value, exact) for found in _values_at(r, path))
+        ]
+
+    def rendered(self, resource: dict[str, Any]) -> dict[str, Any]:
+        return self.render(resource) if self.render is not None else resource
 
     def find(self, scim_id: str) -> dict[str, Any] | None:
-        return next((r for r in self.resources if r.get("id") == scim_id), None)
+        return next((r for r in self.resources if str(r.get("id")) == scim_id), None)
+
+    def conflict(self, payload: dict[str, Any]) -> FakeResponse | None:
+        """Return the 409 for a POST that duplicates the unique attribute."""
+        path = self.unique_attribute
+        if path is None:
+            return None
+        sent = {str(v).lower() for v in _values_at(payload, path) if v is not None}
+        for resource in self.resources:
+            stored = {str(v).lower() for v in _values_at(resource, path)}
+            if sent & stored:
+                return FakeResponse.scim_error(
+                    409, f"{path} is already taken.", self.conflict_scim_type
+                )
+        return None
 
     def create(self, payload: dict[str, Any], location: str) -> dict[str, Any]:
         """Store a POSTed resource under a new id, as the target would."""
-        scim_id = uuid.uuid4().hex
+        scim_id = self.new_id()
         resource = {
             **payload,
             "id": scim_id,
@@ -162,6 +255,49 @@ class ResourceEndpoint:
         }
         self.resources.append(resource)
         return resource
+
+    def replace(self, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """Store a PUT body in place of `old`, keeping its id and meta."""
+        stored = {**new, "id": old["id"], "meta": old.get("meta", {})}
+        self.resources[self.resources.index(old)] = stored
+        return stored
+
+
+#: The one filter form the fake evaluates: `path eq "JSON string"`.
+FILTER = re.compile(
+    r'(?P<path>[A-Za-z][\w.]*)\s+eq\s+(?P<value>"(?:[^"\\]|\\.)*")', re.I
+)
+
+
+def int_ids(start: int = 1) -> Callable[[], int]:
+    """Return an id factory that gives JSON integers, as some targets do."""
+    counter = itertools.count(start)
+    return lambda: next(counter)
+
+
+def _values_at(resource: dict[str, Any], path: str) -> list[Any]:
+    """Return the values at `path` (`name` or `name.sub`), through lists."""
+    values: list[Any] = [resource]
+    for name in path.split("."):
+        found = []
+        for value in values:
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, dict):
+                    key = next((k for k in item if k.lower() == name.lower()), None)
+                    if key is not None:
+                        found.append(item[key])
+        values = found
+    flat: list[Any] = []
+    for value in values:
+        flat.extend(value if isinstance(value, list) else [value])
+    return flat
+
+
+def _same(found: Any, value: Any, exact: bool) -> bool:
+    if isinstance(found, str) and isinstance(value, str) and not exact:
+        return found.lower() == value.lower()
+    return str(found) == str(value)
 
 
 def _int_param(params: dict[str, str], name: str, default: int) -> int:
@@ -248,8 +384,12 @@ class FakeScim:
         self.base_url = base_url
         #: The bearer token the fake accepts; None accepts any request.
         self.token: str | None = token
-        self.users = ResourceEndpoint()
-        self.groups = ResourceEndpoint()
+        self.users = ResourceEndpoint(unique_attribute="userName")
+        self.groups = ResourceEndpoint(unique_attribute="displayName")
+        #: Reject with 400 what strict targets reject: see `strict_problem`.
+        self.strict = False
+        #: The content type of every normal response with a body.
+        self.content_type = SCIM_JSON
         self.service_provider_config: dict[str, Any] | None = (
             default_service_provider_config()
         )
@@ -294,10 +434,11 @@ class FakeScim:
         return [r for r in self.requests if r.path == path and r.method == method]
 
     def pages_read(self, path: str) -> list[tuple[int, int]]:
-        """Return the (startIndex, count) of each GET to `path`, in order."""
+        """Return the (startIndex, count) of each paged GET to `path`, in order."""
         return [
             (int(r.params["startIndex"]), int(r.params["count"]))
             for r in self.requests_to(path)
+            if "startIndex" in r.params
         ]
 
     async def handle(self, request: Request, path: str) -> Response:
@@ -305,9 +446,10 @@ class FakeScim:
         recorded = RecordedRequest(
             method=request.method,
             path=_clean(path),
-            params=dict(request.query_params),
+            params=_query_params(request.url.query),
             headers=dict(request.headers),
             json=json.loads(body) if body else None,
+            query=request.url.query,
         )
         with self._lock:
             self.requests.append(recorded)
@@ -328,7 +470,10 @@ class FakeScim:
             rejected = FakeResponse.scim_error(401, "Bearer token rejected.")
             return rejected.to_starlette()
         with self._lock:
-            return self._normal_response(recorded).to_starlette()
+            response = self._normal_response(recorded)
+        if response.content_type == SCIM_JSON:
+            response.content_type = self.content_type
+        return response.to_starlette()
 
     def _normal_response(self, request: RecordedRequest) -> FakeResponse:
         """Return what a well-behaved SCIM server sends, within the settings."""
@@ -356,21 +501,152 @@ class FakeScim:
         self, request: RecordedRequest, endpoint: ResourceEndpoint, parts: list[str]
     ) -> FakeResponse | None:
         if request.method == "GET" and len(parts) == 1:
-            return FakeResponse(json=endpoint.list_page(request.params))
+            return endpoint.list_page(request.params)
+        problem = self.strict_problem(request) if self.strict else None
+        if problem is not None:
+            return FakeResponse.scim_error(400, problem, "invalidValue")
         if request.method == "POST" and len(parts) == 1:
-            location = f"{self.base_url}/{parts[0]}"
-            resource = endpoint.create(request.json or {}, location)
-            return FakeResponse(
-                201, json=resource, headers={"Location": resource["meta"]["location"]}
-            )
+            return self._create(request, endpoint, parts[0])
         if len(parts) != 2 or (resource := endpoint.find(parts[1])) is None:
             return None
         if request.method == "GET":
-            return FakeResponse(json=resource)
+            return FakeResponse(json=endpoint.rendered(resource))
         if request.method == "DELETE":
             endpoint.resources.remove(resource)
             return FakeResponse(204)
+        if request.method == "PUT":
+            stored = endpoint.replace(resource, request.json or {})
+            return FakeResponse(json=endpoint.rendered(stored))
+        if request.method == "PATCH":
+            _apply_patch(resource, (request.json or {}).get("Operations", []))
+            if endpoint.patch_status == 204:
+                return FakeResponse(204)
+            return FakeResponse(json=endpoint.rendered(resource))
         return None
+
+    def _create(
+        self, request: RecordedRequest, endpoint: ResourceEndpoint, name: str
+    ) -> FakeResponse:
+        payload = request.json or {}
+        conflict = endpoint.conflict(payload)
+        if conflict is not None:
+            return conflict
+        prefix = self.base_url.split("/", 3)[3]
+        location = (
+            f"/{prefix}/{name}"
+            if endpoint.relative_location
+            else (f"{self.base_url}/{name}")
+        )
+        resource = endpoint.create(payload, location)
+        headers = (
+            {} if endpoint.omit_location else {"Location": resource["meta"]["location"]}
+        )
+        if endpoint.empty_created_body:
+            return FakeResponse(201, headers=headers)
+        return FakeResponse(201, json=endpoint.rendered(resource), headers=headers)
+
+    def strict_problem(self, request: RecordedRequest) -> str | None:
+        """Return why a strict target rejects a POST, PUT or PATCH body, if it does.
+
+        Strict targets take lowercase PATCH ops only, JSON booleans only,
+        canonical `type` values in lowercase only, at most one primary value
+        per attribute and exactly one primary email, and only the attributes
+        of the User schema in `schemas`, when it contains one.
+        """
+        body = request.json or {}
+        if request.method == "PATCH":
+            for operation in body.get("Operations", []):
+                if operation.get("op") not in ("add", "replace", "remove"):
+                    return f"Unknown PATCH op {operation.get('op')!r}."
+                if not self._declared(str(operation.get("path", ""))):
+                    return f"Unknown attribute {operation.get('path')!r}."
+                problem = _value_problem(
+                    operation.get("path", ""), operation.get("value")
+                )
+                if problem is not None:
+                    return problem
+            return None
+        for key in body:
+            if not self._declared(key):
+                return f"Unknown attribute {key!r}."
+        return _value_problem("", body)
+
+    def _declared(self, path: str) -> bool:
+        user_schema = next(
+            (s for s in self.schemas or [] if s.get("id") == USER_SCHEMA), None
+        )
+        name = path.split(".")[0].split("[")[0]
+        if user_schema is None or not name or name.startswith("urn:"):
+            return True
+        if name in ("schemas", "id", "externalId", "meta"):
+            return True
+        return any(a["name"] == name for a in user_schema["attributes"])
+
+
+def _value_problem(name: str, value: Any) -> str | None:
+    """Find a string boolean, a capitalised canonical value or two primaries."""
+    last = name.split(".")[-1]
+    if last in ("active", "primary") and not isinstance(value, bool):
+        return f"{last} must be a boolean, not {value!r}."
+    if last == "type" and isinstance(value, str) and value not in CANONICAL_TYPES:
+        return f"type {value!r} is not one of {sorted(CANONICAL_TYPES)}."
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _value_problem(key, item)
+            if problem is not None:
+                return problem
+    if isinstance(value, list):
+        primaries = [
+            i for i in value if isinstance(i, dict) and i.get("primary") is True
+        ]
+        if len(primaries) > 1 or (last == "emails" and value and not primaries):
+            return f"{last} must have exactly one primary value."
+        for item in value:
+            problem = (
+                _value_problem(last, item)
+                if not isinstance(item, dict)
+                else (_value_problem("", item))
+            )
+            if problem is not None:
+                return problem
+    return None
+
+
+CANONICAL_TYPES = frozenset({"work", "home", "other"})
+
+
+def _apply_patch(resource: dict[str, Any], operations: list[dict[str, Any]]) -> None:
+    """Apply PatchOp operations with plain paths (`name` or `name.sub`)."""
+    for operation in operations:
+        op = str(operation.get("op", "")).lower()
+        path = operation.get("path")
+        value = operation.get("value")
+        if not path:
+            if isinstance(value, dict):
+                resource.update(value)
+            continue
+        target = resource
+        *parents, name = str(path).split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        if op == "remove":
+            target.pop(name, None)
+        elif op == "add" and isinstance(target.get(name), list):
+            target[name] = target[name] + (
+                value if isinstance(value, list) else [value]
+            )
+        else:
+            target[name] = value
+
+
+def _query_params(query: str) -> dict[str, str]:
+    """Decode a query string as RFC 3986 does, where `+` is not a space."""
+    params = {}
+    for pair in query.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            params[unquote(name)] = unquote(value)
+    return params
 
 
 def _clean(path: str) -> str:

@@ -26,11 +26,13 @@ from domain.provisioning import groups as group_domain
 from domain.provisioning import operations as operation_domain
 from domain.provisioning.access_tab import AccessEntry as AccessEntryModel
 from domain.provisioning.access_tab import list_access
+from domain.provisioning.capabilities import connection_capabilities
 from domain.provisioning.connection import get_connection
 from domain.provisioning.folders_tab import FolderEntry as FolderEntryModel
 from domain.provisioning.folders_tab import list_folder_entries
 from domain.provisioning.matching import suggest_users
 from domain.provisioning.refresh import latest_refresh
+from domain.scim import capabilities as scim_capabilities
 from domain.users import users_by_ids
 
 READ_RAW = "read raw SCIM JSON (`raw` fields)"
@@ -39,6 +41,13 @@ READ_SCHEMA = "read the target's schema documents (`schema`)"
 ConnectionStatusEnum = strawberry.enum(ConnectionStatus, name="ConnectionStatus")
 RefreshStatusEnum = strawberry.enum(RefreshStatus, name="RefreshStatus")
 OperationStatusEnum = strawberry.enum(OperationStatus, name="OperationStatus")
+CapabilitySource = strawberry.enum(
+    scim_capabilities.Source,
+    name="CapabilitySource",
+    description="Where a capability comes from: the target's "
+    "ServiceProviderConfig, a conservative default, an admin's override, or what "
+    "the target accepted after rejecting the other update method.",
+)
 
 
 @strawberry.type(description="The SCIM endpoint an application is connected to.")
@@ -269,6 +278,59 @@ class ScimSchema:
     schemas: JSON
 
 
+@strawberry.type(description="Whether the target supports a feature.")
+class ScimFeature:
+    supported: bool
+    source: CapabilitySource  # type: ignore[valid-type]
+
+    @classmethod
+    def from_domain(cls, feature: scim_capabilities.Feature) -> Self:
+        return cls(supported=feature.supported, source=feature.source)
+
+
+@strawberry.type(description="A limit the target sets; null when none is known.")
+class ScimLimit:
+    value: int | None
+    source: CapabilitySource  # type: ignore[valid-type]
+
+    @classmethod
+    def from_domain(cls, limit: scim_capabilities.Limit) -> Self:
+        return cls(value=limit.value, source=limit.source)
+
+
+@strawberry.type(description="What SmartLink assumes the target supports.")
+class ScimCapabilities:
+    patch: ScimFeature = strawberry.field(
+        description="PATCH for updates; without it, updates GET and PUT the whole "
+        "resource."
+    )
+    filter: ScimFeature = strawberry.field(
+        description="Filtered lookups; without them, lookups read every resource."
+    )
+    bulk: ScimFeature
+    etag: ScimFeature
+    max_results: ScimLimit = strawberry.field(
+        description="filter.maxResults, which also caps the page size of listings."
+    )
+    max_operations: ScimLimit = strawberry.field(description="bulk.maxOperations.")
+    problems: list[str] = strawberry.field(
+        description="Missing or malformed parts of the target's "
+        "ServiceProviderConfig, and what was assumed instead."
+    )
+
+    @classmethod
+    def from_domain(cls, capabilities: scim_capabilities.Capabilities) -> Self:
+        return cls(
+            patch=ScimFeature.from_domain(capabilities.patch),
+            filter=ScimFeature.from_domain(capabilities.filter),
+            bulk=ScimFeature.from_domain(capabilities.bulk),
+            etag=ScimFeature.from_domain(capabilities.etag),
+            max_results=ScimLimit.from_domain(capabilities.max_results),
+            max_operations=ScimLimit.from_domain(capabilities.max_operations),
+            problems=list(capabilities.problems),
+        )
+
+
 @strawberry.type(description="One write to the target application, as logged.")
 class ProvisioningOperation(relay.Node):
     id: relay.NodeID[str]
@@ -362,6 +424,15 @@ class Provisioning:
     async def connection(self, info: Info) -> ScimConnection | None:
         connection = await get_connection(info.context.session, self.application_id)
         return ScimConnection.from_model(connection) if connection else None
+
+    @strawberry.field(
+        description="What the target supports, with overrides; null until connected."
+    )
+    async def capabilities(self, info: Info) -> ScimCapabilities | None:
+        connection = await get_connection(info.context.session, self.application_id)
+        if connection is None or not _discovered(connection):
+            return None
+        return ScimCapabilities.from_domain(connection_capabilities(connection))
 
     @strawberry.field(description="The latest import of the target's data.")
     async def last_refresh(self, info: Info) -> RefreshRun | None:
@@ -466,10 +537,11 @@ class Provisioning:
     async def schema(self, info: Info) -> ScimSchema | None:
         require_admin(info, READ_SCHEMA)
         connection = await get_connection(info.context.session, self.application_id)
-        if connection is None or connection.service_provider_config is None:
+        if connection is None or not _discovered(connection):
             return None
         return ScimSchema(
-            service_provider_config=connection.service_provider_config,
+            # A target may publish no ServiceProviderConfig at all.
+            service_provider_config=connection.service_provider_config or {},
             resource_types=connection.resource_types or [],
             schemas=connection.schemas or [],
         )
@@ -499,6 +571,17 @@ class Provisioning:
         )
         nodes = iter(await ProvisioningOperation.from_models(info, page.items))
         return Connection.from_page(page, lambda _: next(nodes))
+
+
+def _discovered(connection: models.ScimConnection) -> bool:
+    """Return whether the target's discovery documents were read.
+
+    A connected target may have no ServiceProviderConfig, so the status tells.
+    """
+    return (
+        connection.service_provider_config is not None
+        or connection.status == ConnectionStatus.CONNECTED
+    )
 
 
 def _access_entry(entry: AccessEntryModel) -> AccessEntry:

@@ -13,6 +13,7 @@ from api.graphql.provisioning.types import Provisioning, RefreshRun
 from domain import models
 from domain.audit import record_audit
 from domain.errors import DomainError
+from domain.provisioning.capabilities import KEEP, update_capability_overrides
 from domain.provisioning.connection import configure_provisioning, get_connection
 from domain.provisioning.refresh import request_refresh
 from jobs.refresh import enqueue_refresh
@@ -51,6 +52,41 @@ class RefreshProvisioningPayload:
     refresh_run: RefreshRun | None = strawberry.field(
         description="The queued run, or the one already under way."
     )
+    errors: list[UserError]
+
+
+@strawberry.input(
+    description="Each field left out keeps its override; null removes it, so the "
+    "target's ServiceProviderConfig or the default applies again."
+)
+class UpdateScimCapabilitiesInput:
+    application_id: strawberry.ID
+    patch: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Whether to update by PATCH (true) or by GET and PUT (false). "
+        "Null also forgets the update method learned from the target.",
+    )
+    filter: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Whether to look resources up with filters.",
+    )
+    bulk: bool | None = strawberry.UNSET
+    etag: bool | None = strawberry.UNSET
+    max_results: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The maximum number of resources the target returns per query, "
+        "1 to 100000.",
+    )
+    max_operations: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The maximum number of operations in one bulk request, 1 to "
+        "100000.",
+    )
+
+
+@strawberry.type
+class UpdateScimCapabilitiesPayload:
+    provisioning: Provisioning | None
     errors: list[UserError]
 
 
@@ -127,6 +163,39 @@ class ConnectionMutations:
         return ConfigureProvisioningPayload(
             provisioning=Provisioning(application_id=connection.application_id),
             refresh_run=RefreshRun.from_model(run) if run else None,
+            errors=errors,
+        )
+
+    @strawberry.mutation(
+        description="Override what SmartLink assumes the application's target supports."
+    )
+    async def update_scim_capabilities(
+        self, info: Info, input: UpdateScimCapabilitiesInput
+    ) -> UpdateScimCapabilitiesPayload:
+        async def action() -> models.ScimConnection:
+            overrides = {
+                "patch": input.patch,
+                "filter": input.filter,
+                "bulk": input.bulk,
+                "etag": input.etag,
+                "maxResults": input.max_results,
+                "maxOperations": input.max_operations,
+            }
+            return await update_capability_overrides(
+                info.context.session,
+                decode_id(input.application_id, "Application", "applicationId"),
+                token_name=info.context.token.name,
+                **{
+                    key: KEEP if value is strawberry.UNSET else value
+                    for key, value in overrides.items()
+                },
+            )
+
+        connection, errors = await run_mutation(info, action)
+        return UpdateScimCapabilitiesPayload(
+            provisioning=Provisioning(application_id=connection.application_id)
+            if connection
+            else None,
             errors=errors,
         )
 

@@ -1,0 +1,143 @@
+"""Updating a resource by PATCH, or by GET and PUT, whichever the target takes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from domain.scim.capabilities import UpdateMethod
+from domain.scim.client import ScimClient, patch_request
+from domain.scim.errors import ScimMisrouted, ScimNotFound, ScimResponseError
+from domain.scim.outgoing import prepare_resource, unqualified
+from domain.scim.payloads import get_key, resource_id
+
+logger = logging.getLogger(__name__)
+
+#: Statuses with which a target rejects an update method it does not take.
+#: A 400 may also reject the values; the other method then gets it too.
+METHOD_REJECTED = frozenset({400, 405, 501})
+
+
+@dataclass(frozen=True)
+class Update:
+    """The resource after an update, and the method that made it."""
+
+    resource: dict[str, Any]
+    method: UpdateMethod
+    #: Whether the target rejected the other method first, so the connection
+    #: should remember `method`.
+    fell_back: bool
+
+
+async def update_resource(
+    client: ScimClient,
+    endpoint: str,
+    schema_urn: str,
+    scim_id: str,
+    values: dict[str, Any],
+) -> Update:
+    """Set attribute `values`, keyed by path (`name` or `name.sub`), on a resource.
+
+    Sends the update method the target's capabilities name. When the target
+    rejects it with 400, 405 or 501, the other method is sent once. If that
+    is rejected the same way too, the first rejection is raised.
+    """
+    first = client.capabilities.update_method
+    try:
+        resource = await _send(client, first, endpoint, schema_urn, scim_id, values)
+        return Update(resource, first, fell_back=False)
+    except ScimResponseError as exc:
+        if exc.status not in METHOD_REJECTED:
+            raise
+        rejected = exc
+
+    second = UpdateMethod.PUT if first is UpdateMethod.PATCH else UpdateMethod.PATCH
+    logger.info(
+        "%s %s returned %s; sending %s instead.",
+        first.value,
+        rejected.url,
+        rejected.status,
+        second.value,
+    )
+    try:
+        resource = await _send(client, second, endpoint, schema_urn, scim_id, values)
+    except ScimResponseError as exc:
+        if exc.status in METHOD_REJECTED:
+            raise rejected from exc
+        raise
+    return Update(resource, second, fell_back=True)
+
+
+async def _send(
+    client: ScimClient,
+    method: UpdateMethod,
+    endpoint: str,
+    schema_urn: str,
+    scim_id: str,
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    if method is UpdateMethod.PATCH:
+        payload = patch_request(patch_operations(values))
+        returned = (await client.patch(endpoint, scim_id, payload)).body
+    else:
+        returned = await _replace(client, endpoint, schema_urn, scim_id, values)
+    if returned is not None and resource_id(returned) is not None:
+        return returned
+    # 204, or a body without the resource: read what the target now stores.
+    return await client.get_resource(endpoint, scim_id)
+
+
+def patch_operations(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Turn attribute values into `replace` operations, lowercase as RFC 7644 sends."""
+    return [{"op": "replace", "path": path, "value": v} for path, v in values.items()]
+
+
+async def _replace(
+    client: ScimClient,
+    endpoint: str,
+    schema_urn: str,
+    scim_id: str,
+    values: dict[str, Any],
+) -> dict[str, Any] | None:
+    """GET the resource, then PUT it back with `values` applied.
+
+    A 404 to the PUT right after a 200 to the GET of the same URL shows that
+    PUT requests are routed elsewhere, not that the resource is gone.
+    """
+    current = await client.get_resource(endpoint, scim_id)
+    merged = merge_values(unqualified(current, schema_urn), values)
+    body = prepare_resource(merged, schema_urn, client.schema)
+    try:
+        return (await client.replace(endpoint, scim_id, body)).body
+    except ScimNotFound as exc:
+        raise ScimMisrouted(
+            f"{exc.message.rstrip('.')}, right after GET of the same URL returned "
+            "200, so PUT requests are routed elsewhere.",
+            status=exc.status,
+            detail=exc.detail,
+            scim_type=exc.scim_type,
+            method=exc.method,
+            url=exc.url,
+        ) from exc
+
+
+def merge_values(resource: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Apply attribute `values` to a copy of a resource, matching keys in any case."""
+    merged = dict(resource)
+    for path, value in values.items():
+        if "." not in path:
+            _set_key(merged, path, value)
+            continue
+        parent_name, sub_name = path.split(".", 1)
+        parent = get_key(merged, parent_name)
+        parent = dict(parent) if isinstance(parent, dict) else {}
+        _set_key(parent, sub_name, value)
+        _set_key(merged, parent_name, parent)
+    return merged
+
+
+def _set_key(document: dict[str, Any], key: str, value: Any) -> None:
+    for existing in [k for k in document if k.lower() == key.lower()]:
+        del document[existing]
+    document[key] = value
