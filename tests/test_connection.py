@@ -118,3 +118,19 @@ async def test_token_never_returned(
     body = await api.execute(SCHEMA, id=application_id)
 
     assert scim_target.token not in str(body)
+
+
+async def test_non_ascii_token_rejected(api: GraphQLClient) -> None:
+    application_id = await create_application(api)
+
+    data = await api(
+        CONFIGURE,
+        applicationId=application_id,
+        baseUrl="http://127.0.0.1:9/scim",
+        token="tok\u00e9n",
+    )
+
+    errors = data["configureProvisioning"]["errors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID", ["token"])]
+    assert "printable ASCII" in errors[0]["message"]
+    assert data["configureProvisioning"]["provisioning"] is None

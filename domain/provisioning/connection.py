@@ -111,6 +111,14 @@ def _clean_token(token: str | None) -> str | None:
             "characters; paste the bearer token without spaces or line breaks.",
             field=["token"],
         )
+    # An HTTP header carries ASCII only, and a bearer token (RFC 6750 2.1) is
+    # printable ASCII.
+    if any(not "!" <= c <= "~" for c in token):
+        raise InvalidInput(
+            "The token contains characters other than printable ASCII; paste the "
+            "bearer token exactly as the application issued it.",
+            field=["token"],
+        )
     return token or None
 
 
