@@ -12,7 +12,7 @@ from domain.tokens import authenticate, touch_token
 
 logger = logging.getLogger(__name__)
 
-#: Paths that answer without a token: liveness, and the GraphiQL page itself
+#: Paths served without a token: liveness, and the GraphiQL page itself
 #: (a browser GET asking for HTML), which sends the token with each query.
 PUBLIC_PATHS = {"/healthz"}
 

@@ -56,7 +56,7 @@ def serve(host: str, port: int) -> None:
     default=100,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Longest wait, in milliseconds, between two reads of an empty queue.",
+    help="Maximum wait, in milliseconds, between two reads of an empty queue.",
 )
 def worker(processes: int, threads: int, idle_poll: int) -> None:
     """Run Dramatiq workers that take jobs from Redis (needs SMARTLINK_REDIS_URL)."""

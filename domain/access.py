@@ -1,4 +1,4 @@
-"""Who has access to an application: directly granted, or through a folder.
+"""Access to applications: granted directly, or through a folder.
 
 Changes here emit provisioning events in the same transaction; the automation
 modules are imported where used, because they build on this module.

@@ -72,7 +72,7 @@ def changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
 def secret_change(*, was_set: bool, new_value: bool, cleared: bool) -> str | None:
     """Return the word that records a secret's change, or None if it stayed.
 
-    `new_value` tells whether a new secret was saved, and `cleared` whether
+    `new_value` is whether a new secret was saved, and `cleared` whether
     the old one was dropped without a new one.
     """
     if new_value:

@@ -83,8 +83,8 @@ class NotConnected(DomainError):
 class TargetError(DomainError):
     """Raised when the target application rejected or failed a SCIM request.
 
-    `transient` tells whether the same request may succeed later, and
-    `retry_after` how many seconds the target asked to wait, if it did.
+    `transient` is whether the same request may succeed later, and
+    `retry_after` how many seconds the target requested to wait, if it did.
     """
 
     code = ErrorCode.TARGET_FAILED

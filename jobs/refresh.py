@@ -11,8 +11,8 @@ from domain.provisioning.refresh import pending_refreshes, run_refresh
 from jobs import broker as _broker  # noqa: F401  (sets the broker first)
 
 
-# A refresh marks its own failures on the run; retrying a run that a worker
-# already claimed would only skip, so Dramatiq does not retry it.
+# A refresh marks its own failures on the run. Dramatiq does not retry it,
+# because a retry of a run that a worker already claimed would only skip.
 @dramatiq.actor(max_retries=0, time_limit=60 * 60 * 1000)
 async def refresh_application(run_id: str) -> None:
     await run_refresh(uuid.UUID(run_id))

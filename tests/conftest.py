@@ -112,7 +112,7 @@ def scimmy_server() -> Iterator[ScimmyServer]:
 def put_only_server(
     scim2_server: Scim2Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Scim2Server]:
-    """A scim2-server whose ServiceProviderConfig says it has no PATCH."""
+    """A scim2-server whose ServiceProviderConfig declares no PATCH support."""
     config = scim2_server.tenant().get("/ServiceProviderConfig")
     config["patch"] = {"supported": False}
     path = tmp_path_factory.mktemp("scim2") / "put-only-config.json"
@@ -129,7 +129,7 @@ def unique_group_names_server(
     """A scim2-server whose Group schema makes displayName unique, so it sends 409s.
 
     RFC 7643 4.2 leaves group names non-unique, and scim2-server follows it
-    unless its schema says otherwise.
+    unless its schema declares otherwise.
     """
     schemas = scim2_server.tenant().get("/Schemas")["Resources"]
     for schema in schemas:

@@ -1,1 +1,1 @@
-"""What happens when access changes: the Settings tab's modes, tickets and jobs."""
+"""Provisioning automation: the Settings tab's modes, tickets and jobs."""

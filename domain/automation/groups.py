@@ -79,7 +79,7 @@ def queue_group_sync(
 async def queue_syncs_for_new_account(
     session: AsyncSession, application_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
-    """Queue a sync of every linked group whose folder holds the user.
+    """Queue a sync of every linked group whose folder contains the user.
 
     A user whose account did not exist when they joined a folder was left out
     of its group; their new account joins it now.

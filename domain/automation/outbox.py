@@ -143,7 +143,7 @@ async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | Non
 
 
 async def has_unfinished_predecessor(session: AsyncSession, event: OutboxEvent) -> bool:
-    """Whether an earlier event of the same user and application is unfinished."""
+    """Return whether an earlier event of this user and application is unfinished."""
     statement = select(OutboxEvent.id).where(
         OutboxEvent.application_id == event.application_id,
         OutboxEvent.user_id == event.user_id,

@@ -1,4 +1,4 @@
-"""Where a user and an application stand, and which action would settle them."""
+"""Access state of a user in an application, and the action that settles it."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def settling_action(
 
 
 def update_changes(state: AccessState) -> dict[str, Any]:
-    """The attributes a metadata update would write to the user's account.
+    """Return the attributes a metadata update would write to the user's account.
 
     `active` is included only to reactivate: turning an account off belongs
     to the deactivation and loss events, which have settings of their own.

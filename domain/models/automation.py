@@ -1,4 +1,4 @@
-"""What SmartLink does when access changes: settings, queued events and tickets."""
+"""Provisioning automation: settings, queued events and tickets."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class ProvisioningEvent(enum.Enum):
 
 
 class DeprovisionAction(enum.Enum):
-    """What losing access does to the account in the target."""
+    """Action applied to the target account when its user loses access."""
 
     DEACTIVATE = "DEACTIVATE"
     DELETE = "DELETE"

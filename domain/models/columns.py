@@ -41,7 +41,7 @@ JSONColumn = JSON
 
 
 def application_fk(**kwargs: Any) -> Any:
-    """A required column referencing an application, deleted with it."""
+    """Return a required column referencing an application, deleted with it."""
     return Field(
         sa_column=Column(
             Uuid,

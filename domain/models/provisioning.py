@@ -165,7 +165,7 @@ class ProvisioningOperation(SQLModel, table=True):
     application_id: uuid.UUID = application_fk()
     action: str
     status: OperationStatus = OperationStatus.PENDING
-    #: Who or what asked for it: `api:<token name>`, or a job and its event.
+    #: Trigger that requested it: `api:<token name>`, or a job and its event.
     trigger: str
     scim_id: str | None = None
     user_id: uuid.UUID | None = Field(

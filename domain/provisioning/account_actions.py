@@ -244,6 +244,6 @@ async def delete_account(
 
 
 async def _still_mirrored(session: AsyncSession, account: ScimAccount) -> bool:
-    """Whether the row exists, read again after waiting for the operation lock."""
+    """Return whether the row still exists after waiting for the operation lock."""
     statement = select(ScimAccount.id).where(ScimAccount.id == account.id)
     return (await session.exec(statement)).first() is not None

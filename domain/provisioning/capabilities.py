@@ -81,8 +81,8 @@ async def update_capability_overrides(
 
     Each keyword is one of `OVERRIDE_KEYS`: a value overrides what the target
     publishes, None removes the override, and `KEEP` leaves it. Removing the patch
-    override also forgets the learned update method, so the target's own
-    answer applies again. The change is audited under `token_name`.
+    override also clears the learned update method, so the target's own
+    declaration applies again. The change is audited under `token_name`.
     """
     await get_application(session, application_id)
     connection = await session.get(ScimConnection, application_id)

@@ -232,6 +232,6 @@ async def delete_group(
 
 
 async def _still_mirrored(session: AsyncSession, group: ScimGroup) -> bool:
-    """Whether the row exists, read again after waiting for the operation lock."""
+    """Return whether the row still exists after waiting for the operation lock."""
     statement = select(ScimGroup.id).where(ScimGroup.id == group.id)
     return (await session.exec(statement)).first() is not None

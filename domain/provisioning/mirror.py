@@ -1,6 +1,6 @@
 """The local mirror of a target's accounts and groups.
 
-The tabs read the mirror, never the target, so they answer at database speed;
+The tabs read the mirror, never the target, so they respond at database speed;
 refreshes and the product's own writes keep it current.
 """
 

@@ -25,7 +25,7 @@ LOCK_EXPIRES = timedelta(minutes=2)
 
 @dataclass(frozen=True)
 class Subject:
-    """What an operation acts on, and who or what asked for it."""
+    """Subject of an operation, and the trigger that requested it."""
 
     application_id: uuid.UUID
     trigger: str
@@ -74,7 +74,7 @@ async def start_operation(
 
 
 async def _expire_abandoned_lock(session: AsyncSession, lock_key: str) -> None:
-    """Fail an operation that holds `lock_key` past `LOCK_EXPIRES`.
+    """Fail an operation that has kept `lock_key` past `LOCK_EXPIRES`.
 
     A process killed mid-operation leaves its lock set; without this, the
     same action on the same object would be refused forever.

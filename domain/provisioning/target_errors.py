@@ -45,7 +45,7 @@ def _classify(exc: scim.ScimError) -> tuple[ErrorCode, str]:
         )
     if isinstance(exc, scim.ScimTimeout):
         return ErrorCode.TARGET_UNREACHABLE, (
-            "The target did not answer in time; check that it is up, then retry."
+            "The target did not respond in time; check that it is up, then retry."
         )
     if isinstance(exc, scim.ScimTransportError):
         return ErrorCode.TARGET_UNREACHABLE, (

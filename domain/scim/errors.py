@@ -130,7 +130,7 @@ class ScimConflict(ScimResponseError):
 
 
 class ScimRateLimited(ScimResponseError):
-    """Raised on 429; `retry_after` holds the seconds the target asked for."""
+    """Raised on 429; `retry_after` contains the seconds the target requested."""
 
     def __init__(self, message: str, *, retry_after: float | None, **kwargs: object):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]

@@ -346,7 +346,7 @@ class ProvisioningOperation(relay.Node):
         description="Times the write was tried; 0 for a link made in SmartLink only."
     )
     target_status: int | None = strawberry.field(
-        description="The HTTP status the target returned, if it answered."
+        description="The HTTP status the target returned, if it responded."
     )
     error: str | None
     detail: str | None = strawberry.field(
@@ -576,7 +576,7 @@ class Provisioning:
 def _discovered(connection: models.ScimConnection) -> bool:
     """Return whether the target's discovery documents were read.
 
-    A connected target may have no ServiceProviderConfig, so the status tells.
+    A connected target may have no ServiceProviderConfig, so the status shows which.
     """
     return (
         connection.service_provider_config is not None
