@@ -89,24 +89,24 @@ async def test_broker_outage_keeps_events_pending(
 
     application_id = await _automatic_application(api, scim_target)
     user_id = await create_user(api, "ada@example.org")
-    sent = automation_jobs.enqueue_event
+    sent = automation_jobs.enqueue_events
 
     refused: list[object] = []
 
-    def broker_down(event_id: object) -> None:
-        refused.append(event_id)
+    def broker_down(event_ids: object) -> None:
+        refused.append(event_ids)
         raise ConnectionError("broker unreachable")
 
     async def retried_while_pending() -> bool:
         [event] = await _events()
         return len(refused) >= 2 and event.status is EventStatus.PENDING
 
-    monkeypatch.setattr(relay, "enqueue_event", broker_down)
+    monkeypatch.setattr(relay, "enqueue_events", broker_down)
     await grant_access(api, user_id, application_id)
     await wait_until(retried_while_pending, what="two refused sends, event pending")
     assert relay.current is not None
 
-    monkeypatch.setattr(relay, "enqueue_event", sent)
+    monkeypatch.setattr(relay, "enqueue_events", sent)
     relay.current.nudge()
     await wait_until(outbox_settled, what="events after the outage")
     assert [u["userName"] for u in scim_target.users()] == ["ada@example.org"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -84,15 +85,24 @@ async def queue_syncs_for_new_account(
     A user whose account did not exist when they joined a folder was left out
     of its group; their new account joins it now.
     """
+    await queue_syncs_for_new_accounts(session, application_id, [user_id])
+
+
+async def queue_syncs_for_new_accounts(
+    session: AsyncSession, application_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> None:
+    """Queue the syncs of `queue_syncs_for_new_account` for many users at once."""
+    if not user_ids:
+        return
     statement = (
-        select(ScimGroup.folder_id)
+        select(ScimGroup.folder_id, FolderUser.user_id)
         .join(FolderUser, col(FolderUser.folder_id) == col(ScimGroup.folder_id))
         .where(
             ScimGroup.application_id == application_id,
-            FolderUser.user_id == user_id,
+            col(FolderUser.user_id).in_(user_ids),
         )
     )
-    for folder_id in await session.exec(statement):
+    for folder_id, user_id in await session.exec(statement):
         if folder_id is not None:
             queue_group_sync(
                 session,

@@ -66,9 +66,23 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
 
 async def process_event(event_id: uuid.UUID) -> Result:
     """Claim the event and settle it; safe to run twice for the same event."""
+    return await _process(event_id, claimed=False)
+
+
+async def process_claimed_event(event_id: uuid.UUID) -> Result:
+    """Settle an event that this job claimed already, as `process_event` does."""
+    return await _process(event_id, claimed=True)
+
+
+async def _process(event_id: uuid.UUID, *, claimed: bool) -> Result:
     try:
         async with session_scope() as session:
-            event = await outbox.claim(session, event_id)
+            if claimed:
+                event = await session.get(OutboxEvent, event_id)
+                if event is not None and event.status is not EventStatus.RUNNING:
+                    event = None
+            else:
+                event = await outbox.claim(session, event_id)
             if event is None:
                 return Result(Outcome.SKIPPED, "already finished or taken")
             if await outbox.has_unfinished_predecessor(session, event):
@@ -96,7 +110,7 @@ async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:
     try:
         state = await load_state(session, event.application_id, user)
     except DomainError as error:
-        return await _fail(session, event, user, None, error)
+        return await fail_or_retry(session, event, user, None, error)
     action = settling_action(event.event, state)
     if action is None:
         outbox.finish(
@@ -123,7 +137,7 @@ async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:
             look_first=event.attempts > 1,
         )
     except DomainError as error:
-        return await _fail(session, event, user, action, error)
+        return await fail_or_retry(session, event, user, action, error)
 
     if action is TicketAction.CREATE_ACCOUNT:
         await queue_syncs_for_new_account(session, event.application_id, user.id)
@@ -149,7 +163,9 @@ async def _settle_group(
         outbox.finish(event, EventStatus.DONE, f"Nothing to do: {error.message}")
         return Result(Outcome.DONE, error.message)
     except DomainError as error:
-        return await _fail(session, event, user, TicketAction.SYNC_GROUP_MEMBERS, error)
+        return await fail_or_retry(
+            session, event, user, TicketAction.SYNC_GROUP_MEMBERS, error
+        )
 
     note = f"Group members in line: {sync.added} added, {sync.removed} removed."
     outbox.finish(event, EventStatus.DONE, note)
@@ -157,7 +173,7 @@ async def _settle_group(
     return Result(Outcome.DONE, note)
 
 
-async def _fail(
+async def fail_or_retry(
     session: AsyncSession,
     event: OutboxEvent,
     user: User,

@@ -12,9 +12,10 @@ again unless a worker claimed it first.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -140,6 +141,84 @@ async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | Non
     if event is not None:
         await session.refresh(event)
     return event
+
+
+async def claim_many(
+    session: AsyncSession, event_ids: Sequence[uuid.UUID]
+) -> list[OutboxEvent]:
+    """Take the events for this worker, in `sequence` order, with one UPDATE.
+
+    Events that are finished or taken by a live worker are left out, as
+    `claim` does for one event.
+    """
+    now = utcnow()
+    result = await session.exec(  # type: ignore[call-overload]
+        update(OutboxEvent)
+        .where(col(OutboxEvent.id).in_(event_ids))
+        .where(_claimable(now))
+        .values(status=EventStatus.RUNNING, claimed_at=now)
+        .returning(OutboxEvent.id)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = [row[0] for row in result]
+    await session.commit()
+    if not claimed:
+        return []
+    statement = (
+        select(OutboxEvent)
+        .where(col(OutboxEvent.id).in_(claimed))
+        .order_by(col(OutboxEvent.sequence))
+    )
+    return list(await session.exec(statement))
+
+
+async def waiting_events(
+    session: AsyncSession, events: Sequence[OutboxEvent]
+) -> set[uuid.UUID]:
+    """Return the ids of `events` behind an unfinished event not among them.
+
+    The batch form of `has_unfinished_predecessor`, with one query. Events of
+    the same user and application within `events` do not count, so the
+    caller settles those in `sequence` order itself.
+    """
+    own_ids = [event.id for event in events]
+    user_ids = {event.user_id for event in events if event.user_id is not None}
+    if not user_ids:
+        return set()
+    statement = (
+        select(
+            OutboxEvent.application_id,
+            OutboxEvent.user_id,
+            func.min(OutboxEvent.sequence),
+        )
+        .where(
+            col(OutboxEvent.application_id).in_({e.application_id for e in events}),
+            col(OutboxEvent.user_id).in_(user_ids),
+            col(OutboxEvent.status).in_(UNFINISHED),
+            col(OutboxEvent.id).not_in(own_ids),
+        )
+        .group_by(col(OutboxEvent.application_id), col(OutboxEvent.user_id))
+    )
+    earliest = {
+        (application_id, user_id): sequence
+        for application_id, user_id, sequence in await session.exec(statement)
+    }
+    return {
+        event.id
+        for event in events
+        if (first := earliest.get((event.application_id, event.user_id))) is not None
+        and first < event.sequence
+    }
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]),
+        and_(
+            col(OutboxEvent.status) == EventStatus.RUNNING,
+            col(OutboxEvent.claimed_at) < now - CLAIM_EXPIRES,
+        ),
+    )
 
 
 async def has_unfinished_predecessor(session: AsyncSession, event: OutboxEvent) -> bool:

@@ -96,11 +96,7 @@ async def create_checked_account(
     operation = await start_operation(session, subject, CREATE_ACCOUNT)
     try:
         async with open_client(connection) as client:
-            found = await find_user_resource(client, user) if look_first else None
-            if found is not None:
-                resource, status = found, None
-            else:
-                resource, status = await _post_or_adopt(client, user)
+            resource, status = await send_creation(client, user, look_first=look_first)
     except ScimError as exc:
         logger.info("Creating account of user %s failed: %s", user.id, exc)
         doing = f"create the account of {user.email!r}"
@@ -110,7 +106,7 @@ async def create_checked_account(
     if account.user_id is not None and account.user_id != user.id:
         # Another user is linked to the target's account with this userName,
         # so linking it here would silently move that link.
-        error = await _linked_elsewhere(session, account, user, account.user_id)
+        error = await linked_elsewhere(session, account, user, account.user_id)
         fail(operation, error)
         operation.target_status = status
         await session.commit()
@@ -146,9 +142,10 @@ async def _link_existing(
     return account
 
 
-async def _linked_elsewhere(
+async def linked_elsewhere(
     session: AsyncSession, account: ScimAccount, user: User, owner_id: uuid.UUID
 ) -> DomainError:
+    """Return the ALREADY_LINKED error for an account that `owner_id` holds."""
     owner = await get_user(session, owner_id)
     return DomainError(
         f"Could not create the account of {user.email!r}: the target already has "
@@ -158,6 +155,21 @@ async def _linked_elsewhere(
         field=["userId"],
         code=ErrorCode.ALREADY_LINKED,
     )
+
+
+async def send_creation(
+    client: ScimClient, user: User, *, look_first: bool = False
+) -> tuple[dict[str, Any], int | None]:
+    """Create the user's resource in the target, or find the one that exists.
+
+    Returns the resource and the POST's status as `_post_or_adopt` does, and
+    None as the status when `look_first` found the resource without a POST.
+    Writes nothing to the database.
+    """
+    found = await find_user_resource(client, user) if look_first else None
+    if found is not None:
+        return found, None
+    return await _post_or_adopt(client, user)
 
 
 async def _post_or_adopt(

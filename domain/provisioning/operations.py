@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -71,6 +72,65 @@ async def start_operation(
             code=ErrorCode.IN_PROGRESS,
         ) from exc
     return operation
+
+
+async def start_operations(
+    session: AsyncSession, subjects: Sequence[Subject], action: str
+) -> list[ProvisioningOperation]:
+    """Record one RUNNING operation per subject, with one commit for them all.
+
+    The batch form of `start_operation`: it takes the same locks and raises
+    the same IN_PROGRESS error, after rolling back, when any one of them is
+    held, so the caller starts none of the batch's actions.
+    """
+    operations = [_new_operation(subject, action) for subject in subjects]
+    await _expire_abandoned_locks(
+        session, [operation.lock_key for operation in operations]
+    )
+    session.add_all(operations)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise DomainError(
+            f"{action} is already running for one of {len(subjects)} objects; "
+            "wait for it to finish and check the provisioning log.",
+            code=ErrorCode.IN_PROGRESS,
+        ) from exc
+    return operations
+
+
+def _new_operation(subject: Subject, action: str) -> ProvisioningOperation:
+    target = subject.scim_id or subject.user_id or subject.folder_id
+    return ProvisioningOperation(
+        application_id=subject.application_id,
+        action=action,
+        trigger=subject.trigger,
+        user_id=subject.user_id,
+        folder_id=subject.folder_id,
+        scim_id=subject.scim_id,
+        status=OperationStatus.RUNNING,
+        attempts=1,
+        lock_key=f"{subject.application_id}:{action}:{target}",
+        started_at=utcnow(),
+    )
+
+
+async def _expire_abandoned_locks(
+    session: AsyncSession, lock_keys: Sequence[str | None]
+) -> None:
+    """Fail the operations that have kept any of `lock_keys` past `LOCK_EXPIRES`."""
+    await session.exec(  # type: ignore[call-overload]
+        update(ProvisioningOperation)
+        .where(col(ProvisioningOperation.lock_key).in_(lock_keys))
+        .where(col(ProvisioningOperation.started_at) < utcnow() - LOCK_EXPIRES)
+        .values(
+            lock_key=None,
+            status=OperationStatus.FAILED,
+            error="Abandoned: the process running it stopped before it finished.",
+            finished_at=utcnow(),
+        )
+    )
 
 
 async def _expire_abandoned_lock(session: AsyncSession, lock_key: str) -> None:

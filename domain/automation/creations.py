@@ -1,0 +1,278 @@
+"""The fast path of a batch job: creating the accounts of users who gained access.
+
+For the gain events of one application, the users, their access, their
+matching accounts, the settings and the connection are read with one query
+each. The operations start with one commit, the POSTs go out through one SCIM
+client with at most `CONCURRENCY` in flight, and the successes are written
+with one commit. Each failure is then settled in a session of its own, with
+the same retries and tickets as a single event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.automation import guard, outbox
+from domain.automation.groups import queue_syncs_for_new_accounts
+from domain.automation.handlers import ORDER_DELAY, Outcome, fail_or_retry
+from domain.automation.settings import get_provisioning_settings
+from domain.automation.state import AccessState, settling_action
+from domain.automation.tracking import access_pairs
+from domain.db import session_scope
+from domain.errors import DomainError
+from domain.models import (
+    EventStatus,
+    OutboxEvent,
+    ProvisioningOperation,
+    ScimAccount,
+    ScimConnection,
+    TicketAction,
+    User,
+)
+from domain.provisioning.account_creation import (
+    CREATE_ACCOUNT,
+    linked_elsewhere,
+    send_creation,
+)
+from domain.provisioning.connection import open_client, require_connection
+from domain.provisioning.matching import match_accounts
+from domain.provisioning.mirror import accounts_by_scim_ids, apply_account
+from domain.provisioning.operations import (
+    Subject,
+    fail,
+    record_target_failure,
+    start_operations,
+    succeed,
+)
+from domain.scim.errors import ScimError
+from domain.scim.payloads import account_fields
+from domain.users import users_by_ids
+
+logger = logging.getLogger(__name__)
+
+#: POSTs in flight at once within one job.
+CONCURRENCY = 16
+
+
+@dataclass
+class _Creation:
+    event: OutboxEvent
+    user: User
+    operation: ProvisioningOperation | None = None
+    resource: dict[str, Any] | None = None
+    status: int | None = None
+    error: ScimError | DomainError | None = None
+
+
+async def settle_creations(
+    session: AsyncSession, application_id: uuid.UUID, events: list[OutboxEvent]
+) -> dict[uuid.UUID, Outcome]:
+    """Settle claimed USER_GAINS_ACCESS events of one application.
+
+    Returns the outcome of each event settled here. The caller settles the
+    others one at a time: all of them when the application is not connected
+    or another request holds one of the locks, because the single-event path
+    reports those cases.
+    """
+    outcomes: dict[uuid.UUID, Outcome] = {}
+    creations = await _creations_needed(session, application_id, events, outcomes)
+    if not creations:
+        await session.commit()
+        return outcomes
+    try:
+        connection = await require_connection(session, application_id)
+    except DomainError:
+        await session.commit()
+        return outcomes
+
+    for creation in creations:
+        creation.event.attempts += 1
+    subjects = [
+        Subject(
+            application_id=application_id,
+            trigger=f"{guard.AUTOMATIC_TRIGGER}{creation.event.event.value}",
+            user_id=creation.user.id,
+        )
+        for creation in creations
+    ]
+    try:
+        operations = await start_operations(session, subjects, CREATE_ACCOUNT)
+    except DomainError:
+        # Rolled back: nothing of this group was saved, and its events are
+        # still RUNNING for the single-event path.
+        logger.info("A creation of application %s is in progress.", application_id)
+        return {}
+    for creation, operation in zip(creations, operations, strict=True):
+        creation.operation = operation
+
+    await _send(connection, creations)
+    await _save_successes(session, application_id, creations, outcomes)
+    for creation in creations:
+        if creation.error is not None:
+            outcomes[creation.event.id] = await _settle_failure(creation)
+    return outcomes
+
+
+async def _creations_needed(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    events: list[OutboxEvent],
+    outcomes: dict[uuid.UUID, Outcome],
+) -> list[_Creation]:
+    """Finish the events that need no account; return the others' creations."""
+    users = await users_by_ids(
+        session, [event.user_id for event in events if event.user_id is not None]
+    )
+    with_access = await access_pairs(session, users, [application_id])
+    accounts = await match_accounts(session, application_id, list(users.values()))
+    settings = await get_provisioning_settings(session, application_id)
+
+    creations = []
+    for event in events:
+        user = users.get(event.user_id) if event.user_id else None
+        if user is None:
+            outbox.finish(event, EventStatus.DONE, "The user no longer exists.")
+            outcomes[event.id] = Outcome.DONE
+            continue
+        state = AccessState(
+            user=user,
+            has_access=(user.id, application_id) in with_access,
+            account=accounts.get(user.id),
+            settings=settings,
+        )
+        action = settling_action(event.event, state)
+        if action is None:
+            outbox.finish(
+                event, EventStatus.DONE, "Nothing to do: the target already agrees."
+            )
+            outcomes[event.id] = Outcome.DONE
+        elif action is TicketAction.CREATE_ACCOUNT:
+            creations.append(_Creation(event=event, user=user))
+    return creations
+
+
+async def _send(connection: ScimConnection, creations: list[_Creation]) -> None:
+    """POST the users concurrently; store each resource or error on its creation."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def send_one(client: Any, creation: _Creation) -> None:
+        async with limit:
+            try:
+                creation.resource, creation.status = await send_creation(
+                    client, creation.user, look_first=creation.event.attempts > 1
+                )
+            except ScimError as exc:
+                logger.info(
+                    "Creating account of user %s failed: %s", creation.user.id, exc
+                )
+                creation.error = exc
+
+    try:
+        async with open_client(connection) as client, asyncio.TaskGroup() as group:
+            for creation in creations:
+                group.create_task(send_one(client, creation))
+    except ScimError as exc:  # the token did not decrypt, so nothing was sent
+        for creation in creations:
+            creation.error = exc
+
+
+async def _save_successes(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    creations: list[_Creation],
+    outcomes: dict[uuid.UUID, Outcome],
+) -> None:
+    """Mirror and link the created accounts, and finish their events, in one commit.
+
+    An account that another user is linked to is mirrored but not linked,
+    and its creation gets the ALREADY_LINKED error, as in the single path.
+    """
+    done = [c for c in creations if c.error is None and c.resource is not None]
+    mirrored = await accounts_by_scim_ids(
+        session,
+        application_id,
+        [account_fields(c.resource).scim_id for c in done if c.resource],
+    )
+    linked_users = []
+    for creation in done:
+        assert creation.resource is not None and creation.operation is not None
+        account = _mirror(session, application_id, creation.resource, mirrored)
+        user = creation.user
+        if account.user_id is not None and account.user_id != user.id:
+            creation.error = await linked_elsewhere(
+                session, account, user, account.user_id
+            )
+            continue
+        account.user_id = user.id
+        succeed(creation.operation, scim_id=account.scim_id, status=creation.status)
+        note = f"Account {account.user_name!r} is linked to {user.email!r}."
+        outbox.finish(creation.event, EventStatus.DONE, note)
+        outcomes[creation.event.id] = Outcome.DONE
+        linked_users.append(user.id)
+    await queue_syncs_for_new_accounts(session, application_id, linked_users)
+    await session.commit()
+    logger.info(
+        "Created %d accounts in application %s.", len(linked_users), application_id
+    )
+
+
+def _mirror(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    resource: dict[str, Any],
+    mirrored: dict[str, ScimAccount],
+) -> ScimAccount:
+    """Insert or update the mirror row of `resource`, keeping `mirrored` current."""
+    scim_id = account_fields(resource).scim_id
+    account = mirrored.get(scim_id)
+    if account is None:
+        account = ScimAccount(
+            application_id=application_id,
+            scim_id=scim_id,
+            user_name="",
+            user_name_key="",
+        )
+        session.add(account)
+        mirrored[scim_id] = account
+    return apply_account(account, resource)
+
+
+async def _settle_failure(creation: _Creation) -> Outcome:
+    """Fail the creation's operation, then retry or fail its event for good.
+
+    Runs in a session of its own, as a single event's failure does, so a
+    collision on a ticket cannot undo the batch's successes.
+    """
+    assert creation.operation is not None and creation.error is not None
+    event_id, user = creation.event.id, creation.user
+    try:
+        async with session_scope() as session:
+            event = await session.get(OutboxEvent, event_id)
+            operation = await session.get(ProvisioningOperation, creation.operation.id)
+            if event is None or operation is None:
+                return Outcome.SKIPPED
+            error = creation.error
+            if isinstance(error, ScimError):
+                doing = f"create the account of {user.email!r}"
+                error = await record_target_failure(session, operation, error, doing)
+            else:
+                fail(operation, error)
+                operation.target_status = creation.status
+            result = await fail_or_retry(
+                session, event, user, TicketAction.CREATE_ACCOUNT, error
+            )
+            return result.outcome
+    except IntegrityError:
+        logger.info("Event %s collided with a concurrent write; retrying.", event_id)
+        async with session_scope() as session:
+            event = await session.get(OutboxEvent, event_id)
+            if event is not None and event.status is EventStatus.RUNNING:
+                outbox.reschedule(event, ORDER_DELAY)
+        return Outcome.WAITING
