@@ -61,9 +61,11 @@ def create_app(*, run_worker: bool = True) -> Starlette:
             Route("/healthz", healthz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
+        # The session middleware comes first, because authentication reads
+        # the token in the request's session.
         middleware=[
-            Middleware(BearerTokenMiddleware),
             Middleware(SessionMiddleware),
+            Middleware(BearerTokenMiddleware),
         ],
         lifespan=lifespan,
     )

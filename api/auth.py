@@ -7,7 +7,6 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from domain.db import session_scope
 from domain.tokens import authenticate, touch_token
 
 logger = logging.getLogger(__name__)
@@ -53,10 +52,12 @@ class BearerTokenMiddleware:
             )
             return
 
-        async with session_scope() as session:
-            token = await authenticate(session, secret.strip())
-            if token is not None:
-                await touch_token(session, token)
+        # The request's own session, opened by `SessionMiddleware` outside this
+        # one, so a request checks out one database connection, not two.
+        session = scope["state"]["session"]
+        token = await authenticate(session, secret.strip())
+        if token is not None and await touch_token(session, token):
+            await session.commit()
         if token is None:
             logger.info("Rejected a request with an unknown API token.")
             await _unauthorized(

@@ -46,12 +46,12 @@ async def grant_access(
     session: AsyncSession, user_id: uuid.UUID, application_id: uuid.UUID
 ) -> User:
     """Grant the user direct access; granting it again changes nothing."""
-    from domain.automation.tracking import tracked_access
+    from domain.automation.tracking import tracked_grant
 
     user = await get_user(session, user_id)
     await get_application(session, application_id)
     if await session.get(AccessGrant, (user_id, application_id)) is None:
-        async with tracked_access(session, [user_id], [application_id]):
+        async with tracked_grant(session, user, application_id):
             session.add(AccessGrant(user_id=user_id, application_id=application_id))
     return user
 

@@ -77,10 +77,14 @@ async def revoke_token(session: AsyncSession, name: str) -> ApiToken:
     return token
 
 
-async def touch_token(session: AsyncSession, token: ApiToken) -> None:
-    """Set `last_used_at` to now, unless it was set less than LAST_USE_PRECISION ago."""
+async def touch_token(session: AsyncSession, token: ApiToken) -> bool:
+    """Set `last_used_at` to now, unless it was set less than LAST_USE_PRECISION ago.
+
+    Returns whether it was set, so the caller knows whether to commit.
+    """
     now = utcnow()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USE_PRECISION:
-        return
+        return False
     token.last_used_at = now
     await session.flush()
+    return True

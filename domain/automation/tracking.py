@@ -17,6 +17,7 @@ from domain.models import (
     FolderUser,
     ProvisioningEvent,
     ScimConnection,
+    User,
 )
 from domain.users import users_by_ids
 
@@ -88,6 +89,25 @@ async def tracked_access(
             else ProvisioningEvent.USER_LOSES_ACCESS
         )
         await emit(session, application_id, event, people[user_id])
+
+
+@asynccontextmanager
+async def tracked_grant(
+    session: AsyncSession, user: User, application_id: uuid.UUID
+) -> AsyncIterator[None]:
+    """Emit the gain event of a direct grant that the enclosed change adds.
+
+    `tracked_access` for one new grant, with two queries fewer: after the
+    grant the user has access for sure, so only the access before is read.
+    """
+    applications = await configured_applications(session, [application_id])
+    before = await access_pairs(session, [user.id], applications)
+
+    yield
+
+    if applications and (user.id, application_id) not in before:
+        await session.flush()
+        await emit(session, application_id, ProvisioningEvent.USER_GAINS_ACCESS, user)
 
 
 async def applications_of_user(
