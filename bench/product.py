@@ -17,7 +17,8 @@ from sqlmodel import select
 from strawberry.relay import to_base64
 
 from domain.db import create_engine, session_scope
-from domain.models import EventStatus, OutboxEvent
+from domain.folders import create_folder
+from domain.models import EventStatus, FolderUser, OutboxEvent
 from domain.users import create_user
 
 CREATE_APPLICATION = """
@@ -38,6 +39,14 @@ LAST_REFRESH = """
 query($id: ID!) {
   node(id: $id) {
     ... on Application { provisioning { lastRefresh { status error } } }
+  }
+}
+"""
+
+ADD_APPLICATION_TO_FOLDER = """
+mutation($folderId: ID!, $applicationId: ID!) {
+  addApplicationToFolder(input: {folderId: $folderId, applicationId: $applicationId}) {
+    errors { code message }
   }
 }
 """
@@ -96,9 +105,11 @@ async def reset_schema(database_url: str) -> None:
     await engine.dispose()
 
 
-async def set_up_application(api: GraphQLClient, base_url: str, token: str) -> str:
+async def set_up_application(
+    api: GraphQLClient, base_url: str, token: str, name: str = "Bench"
+) -> str:
     """Create an application on the stub with userGainsAccess AUTOMATIC."""
-    payload = await api.mutate(CREATE_APPLICATION, "createApplication", name="Bench")
+    payload = await api.mutate(CREATE_APPLICATION, "createApplication", name=name)
     application_id: str = payload["application"]["id"]
     await api.mutate(
         CONFIGURE,
@@ -140,6 +151,79 @@ async def create_users(count: int, prefix: str) -> list[tuple[str, str]]:
             )
             users.append((to_base64("User", str(user.id)), user.email))
     return users
+
+
+async def create_folder_with_users(count: int, prefix: str) -> str:
+    """Create a folder of `count` new users in the database; returns its global id."""
+    async with session_scope() as session:
+        folder = await create_folder(session, name=f"{prefix} folder")
+        for index in range(count):
+            user = await create_user(
+                session,
+                email=f"{prefix}{index:05d}@example.com",
+                given_name="Bench",
+                family_name=f"Member {index}",
+            )
+            session.add(FolderUser(folder_id=folder.id, user_id=user.id))
+        return to_base64("Folder", str(folder.id))
+
+
+@dataclass(frozen=True)
+class FolderGain:
+    accounts: int
+    #: Seconds the addApplicationToFolder mutation took, from request to response.
+    mutation_seconds: float
+    #: Seconds from the mutation's response (its commit) to the last account.
+    seconds: float
+    conflicts: int
+
+    @property
+    def rate(self) -> float:
+        return self.accounts / self.seconds
+
+
+async def measure_folder_gain(
+    api: GraphQLClient,
+    stub: httpx.AsyncClient,
+    tenant: str,
+    application_id: str,
+    folder_id: str,
+    members: int,
+    timeout: float,
+) -> FolderGain:
+    """Add the application to the folder and time until every member has an account."""
+    started = time.time()
+    await api.mutate(
+        ADD_APPLICATION_TO_FOLDER,
+        "addApplicationToFolder",
+        folderId=folder_id,
+        applicationId=application_id,
+    )
+    committed = time.time()
+    stats = await _wait_for_accounts(stub, tenant, members, timeout)
+    return FolderGain(
+        accounts=stats["count"],
+        mutation_seconds=committed - started,
+        seconds=stats["last"] - committed,
+        conflicts=stats["conflicts"],
+    )
+
+
+async def _wait_for_accounts(
+    stub: httpx.AsyncClient, tenant: str, expected: int, timeout: float
+) -> dict[str, Any]:
+    """Poll the stub until the tenant has `expected` accounts; returns its stats."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats: dict[str, Any] = (await stub.get(f"/_bench/{tenant}/stats")).json()
+        if stats["count"] >= expected:
+            return stats
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"Only {stats['count']} of {expected} accounts reached the stub "
+                f"within {timeout:.0f} s."
+            )
+        await asyncio.sleep(POLL_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -188,17 +272,7 @@ async def measure_throughput(
             group.create_task(granter())
     granted = time.time()
 
-    deadline = time.monotonic() + timeout
-    while True:
-        stats = (await stub.get(f"/_bench/{tenant}/stats")).json()
-        if stats["count"] >= len(users):
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"Only {stats['count']} of {len(users)} accounts reached the stub "
-                f"within {timeout:.0f} s."
-            )
-        await asyncio.sleep(POLL_INTERVAL)
+    stats = await _wait_for_accounts(stub, tenant, len(users), timeout)
     return Throughput(
         accounts=stats["count"],
         seconds=stats["last"] - started,

@@ -58,6 +58,13 @@ def parse_args() -> argparse.Namespace:
         "--latency-samples", type=int, default=100, help="Single grants to time."
     )
     parser.add_argument(
+        "--folder-users",
+        type=int,
+        default=2000,
+        help="Members of the folder that gains the application in the second "
+        "scenario; 0 skips it.",
+    )
+    parser.add_argument(
         "--grant-concurrency",
         type=int,
         default=16,
@@ -361,8 +368,9 @@ class Bench:
                 api, stub, tenant, application_id, samples, 0.1, SINGLE_TIMEOUT
             )
             await self._wait_for_outbox(args.users + args.latency_samples)
-            outbox = await product.outbox_counts()
             sessions_after = await product.database_sessions()
+            folder = await self._measure_folder(api, stub, stub_url, groups)
+            outbox = await product.outbox_counts()
         await dispose_engines()
 
         return {
@@ -382,11 +390,54 @@ class Bench:
                 "mean": statistics.fmean(latencies),
             },
             "outbox": outbox,
+            "folder": folder,
             "settings": {
                 "worker_processes": args.worker_processes,
                 "worker_threads": args.worker_threads,
                 "grant_concurrency": args.grant_concurrency,
                 "users": args.users,
+            },
+        }
+
+    async def _measure_folder(
+        self,
+        api: Any,
+        stub: httpx.AsyncClient,
+        stub_url: str,
+        groups: dict[str, int],
+    ) -> dict[str, Any] | None:
+        """Time a folder of `--folder-users` members gaining a second application."""
+        from bench import product
+
+        args = self.args
+        if args.folder_users <= 0:
+            return None
+        tenant = "folder"
+        application_id = await product.set_up_application(
+            api, f"{stub_url}/tenants/{tenant}", self.stub_token, name="Bench folder"
+        )
+        print(f"Creating a folder of {args.folder_users} users.", flush=True)
+        folder_id = await product.create_folder_with_users(args.folder_users, "member")
+        done_before = (await product.outbox_counts()).get("DONE", 0)
+
+        print("Adding the application to the folder.", flush=True)
+        names = ["postgres", "redis-server"]
+        cpu_before = cpu_seconds(groups, names)
+        gain = await product.measure_folder_gain(
+            api,
+            stub,
+            tenant,
+            application_id,
+            folder_id,
+            args.folder_users,
+            args.timeout,
+        )
+        cpu_after = cpu_seconds(groups, names)
+        await self._wait_for_outbox(done_before + args.folder_users)
+        return asdict(gain) | {
+            "rate": gain.rate,
+            "cpu_seconds": {
+                label: cpu_after[label] - cpu_before[label] for label in cpu_after
             },
         }
 
@@ -439,6 +490,8 @@ def print_report(figures: dict[str, Any]) -> None:
         f"p50 {latency['p50'] * 1000:.0f} ms, p95 {latency['p95'] * 1000:.0f} ms, "
         f"p99 {latency['p99'] * 1000:.0f} ms, max {latency['max'] * 1000:.0f} ms"
     )
+    if figures.get("folder"):
+        print_folder(figures["folder"], best["rate"])
     print(
         f"Outbox events by status: {figures['outbox']}; jobs still queued: "
         f"{figures['jobs_left_in_queue']}"
@@ -472,6 +525,25 @@ def print_costs(figures: dict[str, Any]) -> None:
         f"CPU per account: plain httpx {plain_cost * 1000:.1f} ms (clients and "
         f"stub), SmartLink {product_cost * 1000:.1f} ms (every process above but "
         f"others); ratio {plain_cost / product_cost:.2f}"
+    )
+
+
+def print_folder(folder: dict[str, Any], plain_rate: float) -> None:
+    """Print the second scenario: one folder change that gives many users access."""
+    cpu = folder["cpu_seconds"]
+    per_account = ", ".join(
+        f"{label} {cpu[label] / folder['accounts'] * 1000:.1f}"
+        for label in ("serve", "worker", "postgres")
+    )
+    print(
+        f"Folder gaining the application: {folder['rate']:.0f} accounts/s "
+        f"({folder['accounts']} accounts in {folder['seconds']:.2f} s from the "
+        f"commit; the mutation took {folder['mutation_seconds']:.2f} s); "
+        f"ratio to plain httpx {folder['rate'] / plain_rate:.2f}"
+    )
+    print(
+        f"  CPU ms per account: {per_account}; "
+        f"409 conflicts at the stub: {folder['conflicts']}"
     )
 
 
