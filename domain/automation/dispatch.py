@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -64,6 +65,43 @@ async def emit(
             )
         )
         await session.flush()
+
+
+async def emit_to_many(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    event: ProvisioningEvent,
+    users: Sequence[User],
+) -> None:
+    """Record that `event` happened to each of `users`, as `emit` does.
+
+    The settings and the open tickets are read once for all the users. Users
+    with an open ticket, and every user in Notification mode, go through
+    `emit` one at a time, because their tickets change.
+    """
+    settings = await get_provisioning_settings(session, application_id)
+    mode = settings.mode_for(event)
+    if mode is ProvisioningMode.NOTIFICATION:
+        for user in users:
+            await emit(session, application_id, event, user)
+        return
+
+    keys = [tickets.change_key(application_id, user.id) for user in users]
+    with_ticket = await tickets.open_ticket_keys(session, keys)
+    for user, key in zip(users, keys, strict=True):
+        if key in with_ticket:
+            await emit(session, application_id, event, user)
+        elif mode is ProvisioningMode.AUTOMATIC:
+            session.add(
+                OutboxEvent(
+                    sequence=next_sequence(),
+                    application_id=application_id,
+                    event=event,
+                    user_id=user.id,
+                    details={},
+                )
+            )
+    await session.flush()
 
 
 async def _settle_open_ticket(

@@ -55,6 +55,21 @@ async def find_open_ticket(session: AsyncSession, open_key: str) -> Ticket | Non
     return (await session.exec(statement)).first()
 
 
+#: Keys sent in one IN clause, well under the bound-parameter limits of
+#: SQLite (32,766) and PostgreSQL (32,767).
+IN_CLAUSE_SIZE = 1_000
+
+
+async def open_ticket_keys(session: AsyncSession, open_keys: list[str]) -> set[str]:
+    """Return the keys among `open_keys` that an open ticket holds."""
+    found: set[str] = set()
+    for start in range(0, len(open_keys), IN_CLAUSE_SIZE):
+        chunk = open_keys[start : start + IN_CLAUSE_SIZE]
+        statement = select(Ticket.open_key).where(col(Ticket.open_key).in_(chunk))
+        found.update(key for key in await session.exec(statement) if key is not None)
+    return found
+
+
 def change_message(user: User, event: ProvisioningEvent, action: TicketAction) -> str:
     return (
         f"{user.display_name} ({user.email}) {EVENT_PHRASES[event]}. Resolve this "

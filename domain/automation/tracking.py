@@ -10,7 +10,7 @@ from sqlalchemy import union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.automation.dispatch import emit
+from domain.automation.dispatch import emit, emit_to_many
 from domain.models import (
     AccessGrant,
     FolderApplication,
@@ -82,13 +82,18 @@ async def tracked_access(
     after = await access_pairs(session, users, applications)
     changed = sorted(after ^ before)
     people = await users_by_ids(session, [user_id for user_id, _ in changed])
+    # One batch per application and event, so a folder change that reaches
+    # thousands of users reads the settings and tickets once.
+    batches: dict[tuple[uuid.UUID, ProvisioningEvent], list[User]] = {}
     for user_id, application_id in changed:
         event = (
             ProvisioningEvent.USER_GAINS_ACCESS
             if (user_id, application_id) in after
             else ProvisioningEvent.USER_LOSES_ACCESS
         )
-        await emit(session, application_id, event, people[user_id])
+        batches.setdefault((application_id, event), []).append(people[user_id])
+    for (application_id, event), users in batches.items():
+        await emit_to_many(session, application_id, event, users)
 
 
 @asynccontextmanager
