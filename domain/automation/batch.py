@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 async def process_events(event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Outcome]:
     """Claim the events and settle them; safe to run twice for the same events.
 
-    Returns the outcome of each claimed event. Events that another job holds
-    or that are finished are left out.
+    Returns the outcome of each claimed event. Events that another live job
+    has claimed, and finished events, are left out.
     """
     outcomes: dict[uuid.UUID, Outcome] = {}
     async with session_scope() as session:

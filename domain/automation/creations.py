@@ -78,8 +78,8 @@ async def settle_creations(
 
     Returns the outcome of each event settled here. The caller settles the
     others one at a time: all of them when the application is not connected
-    or another request holds one of the locks, because the single-event path
-    reports those cases.
+    or another request has taken one of the locks, because the single-event
+    path reports those cases.
     """
     outcomes: dict[uuid.UUID, Outcome] = {}
     creations = await _creations_needed(session, application_id, events, outcomes)
@@ -107,7 +107,12 @@ async def settle_creations(
     except DomainError:
         # Rolled back: nothing of this group was saved, and its events are
         # still RUNNING for the single-event path.
-        logger.info("A creation of application %s is in progress.", application_id)
+        logger.info(
+            "An account creation in application %s is already running; settling "
+            "%d events one at a time.",
+            application_id,
+            len(subjects),
+        )
         return {}
     for creation, operation in zip(creations, operations, strict=True):
         creation.operation = operation

@@ -1,0 +1,130 @@
+"""Batch jobs: several automatic events settled by one job, on a real scim2-server."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import col, select
+
+from domain.automation.batch import process_events
+from domain.automation.handlers import Outcome
+from domain.db import session_scope
+from domain.models import EventStatus, OutboxEvent
+from tests.support.fixtures import (
+    connect,
+    create_application,
+    create_user,
+    grant_access,
+    operations,
+    update_settings,
+)
+from tests.support.graphql import GraphQLClient
+from tests.support.scim2_server import ScimTenant
+
+REVOKE = """
+mutation($userId: ID!, $applicationId: ID!) {
+  revokeAccess(input: {userId: $userId, applicationId: $applicationId}) {
+    errors { code message }
+  }
+}
+"""
+
+
+async def _automatic_application(api: GraphQLClient, target: ScimTenant) -> str:
+    application_id = await create_application(api)
+    await connect(api, application_id, target)
+    await update_settings(
+        api, application_id, userGainsAccess="AUTOMATIC", userLosesAccess="AUTOMATIC"
+    )
+    return application_id
+
+
+async def _events() -> list[OutboxEvent]:
+    async with session_scope() as session:
+        statement = select(OutboxEvent).order_by(col(OutboxEvent.sequence))
+        return list(await session.exec(statement))
+
+
+def _accounts(target: ScimTenant) -> dict[str, Any]:
+    return {user["userName"]: user for user in target.users()}
+
+
+async def test_batch_run_twice_creates_once(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    emails = [f"user{index}@example.org" for index in range(3)]
+    for email in emails:
+        await grant_access(api, await create_user(api, email), application_id)
+    event_ids = [event.id for event in await _events()]
+
+    first = await process_events(event_ids)
+    second = await process_events(event_ids)
+
+    assert first == dict.fromkeys(event_ids, Outcome.DONE)
+    assert second == {}
+    assert sorted(_accounts(scim_target)) == emails
+    assert [event.status for event in await _events()] == [EventStatus.DONE] * 3
+    log = await operations(api, application_id)
+    creations = [entry for entry in log if entry["action"] == "CREATE_ACCOUNT"]
+    assert len(creations) == 3
+    assert {entry["status"] for entry in creations} == {"SUCCEEDED"}
+
+
+async def test_batch_settles_user_events_in_order(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    ada = await create_user(api, "ada@example.org")
+    bob = await create_user(api, "bob@example.org")
+    await grant_access(api, ada, application_id)
+    revoked = await api(REVOKE, userId=ada, applicationId=application_id)
+    assert revoked["revokeAccess"]["errors"] == []
+    await grant_access(api, ada, application_id)
+    await grant_access(api, bob, application_id)
+    events = await _events()
+    assert len(events) == 4
+
+    outcomes = await process_events([event.id for event in events])
+
+    assert outcomes == {event.id: Outcome.DONE for event in events}
+    names = [user["userName"] for user in scim_target.users()]
+    # Ada's first gain created her account, so her loss (she has access
+    # again) and her second gain found nothing to do.
+    assert sorted(names) == ["ada@example.org", "bob@example.org"]
+    notes = [event.error for event in await _events()]
+    assert notes[0] == "Account 'ada@example.org' is linked to 'ada@example.org'."
+    assert notes[1] == "Nothing to do: the target already agrees."
+    assert notes[2] == "Nothing to do: the target already agrees."
+
+
+async def test_batch_event_waits_for_earlier_one(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    ada = await create_user(api, "ada@example.org")
+    await grant_access(api, ada, application_id)
+    revoked = await api(REVOKE, userId=ada, applicationId=application_id)
+    assert revoked["revokeAccess"]["errors"] == []
+    await grant_access(api, ada, application_id)
+    first, _loss, last = await _events()
+
+    outcomes = await process_events([last.id])
+
+    assert outcomes == {last.id: Outcome.WAITING}
+    assert scim_target.users() == []
+    async with session_scope() as session:
+        stored = await session.get(OutboxEvent, last.id)
+        assert stored is not None
+        assert stored.status is EventStatus.PENDING
+        assert stored.attempts == 0
+        earlier = await session.get(OutboxEvent, first.id)
+        assert earlier is not None
+        assert earlier.status is EventStatus.PENDING
+
+
+async def test_batch_skips_unknown_events(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    assert await process_events([uuid.uuid4()]) == {}
