@@ -56,8 +56,12 @@ class BearerTokenMiddleware:
         # one, so a request checks out one database connection, not two.
         session = scope["state"]["session"]
         token = await authenticate(session, secret.strip())
-        if token is not None and await touch_token(session, token):
-            await session.commit()
+        if token is not None:
+            if await touch_token(session, token):
+                await session.commit()
+            # Detached, so a mutation's rollback cannot expire the token's
+            # attributes, which the request reads after it without awaiting.
+            session.expunge(token)
         if token is None:
             logger.info("Rejected a request with an unknown API token.")
             await _unauthorized(

@@ -22,9 +22,9 @@ POLL_INTERVAL = 1.0
 #: Events per job at most. A job sends 16 account creations at once, so a
 #: batch takes two rounds of requests, and it must end within the actor's
 #: 50 s time limit.
-# NOTE: a target that lets each request run to the 15 s SCIM timeout can
-# exceed that limit; the outbox then re-publishes the events after its claim
-# expiry, and the retries look for the account before POSTing.
+# NOTE: a target whose requests run to the SCIM timeout can make a batch
+# exceed that limit. The outbox then re-publishes the events after its claim
+# expiry, and each retry looks for the account before POSTing.
 BATCH_SIZE = 32
 
 

@@ -231,3 +231,29 @@ async def test_request_records_last_use(http: httpx.AsyncClient) -> None:
     assert before is None
     assert after_first is not None
     assert after_second == after_first
+
+
+ROLLBACK_THEN_AUDIT = """
+mutation($applicationId: ID!) {
+  failed: grantAccess(input: {userId: "not-an-id", applicationId: $applicationId}) {
+    errors { code }
+  }
+  updated: updateProvisioningSettings(
+    input: {applicationId: $applicationId, userGainsAccess: NOTIFICATION}
+  ) { settings { userGainsAccess } errors { code } }
+}
+"""
+
+
+async def test_token_survives_mutation_rollback(api: GraphQLClient) -> None:
+    # The first mutation rolls the request's session back; the second writes
+    # an audit entry under the token's name, read after that rollback.
+    from tests.support.fixtures import create_application
+
+    application_id = await create_application(api)
+
+    data = await api(ROLLBACK_THEN_AUDIT, applicationId=application_id)
+
+    assert data["failed"]["errors"] != []
+    assert data["updated"]["errors"] == []
+    assert data["updated"]["settings"] == {"userGainsAccess": "NOTIFICATION"}

@@ -61,7 +61,7 @@ IN_CLAUSE_SIZE = 1_000
 
 
 async def open_ticket_keys(session: AsyncSession, open_keys: list[str]) -> set[str]:
-    """Return the keys among `open_keys` that an open ticket holds."""
+    """Return the keys among `open_keys` that belong to an open ticket."""
     found: set[str] = set()
     for start in range(0, len(open_keys), IN_CLAUSE_SIZE):
         chunk = open_keys[start : start + IN_CLAUSE_SIZE]

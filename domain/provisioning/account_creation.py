@@ -145,7 +145,7 @@ async def _link_existing(
 async def linked_elsewhere(
     session: AsyncSession, account: ScimAccount, user: User, owner_id: uuid.UUID
 ) -> DomainError:
-    """Return the ALREADY_LINKED error for an account that `owner_id` holds."""
+    """Return the ALREADY_LINKED error for an account linked to `owner_id`."""
     owner = await get_user(session, owner_id)
     return DomainError(
         f"Could not create the account of {user.email!r}: the target already has "
