@@ -257,8 +257,9 @@ class Bench:
             "bench.scim_stub",
             "--port",
             str(stub_port),
-            "--token",
-            self.stub_token,
+            # One argument, because a token that starts with "-" would
+            # otherwise read as an option.
+            f"--token={self.stub_token}",
         )
         stub_url = f"http://127.0.0.1:{stub_port}"
         wait_for_health(f"{stub_url}/healthz", stub)
