@@ -142,6 +142,7 @@ async def change_account(
     if update is not None and update.fell_back:
         remember_update_method(connection, update.method)
     apply_account(account, resource)
+    account.drift = account.drifted_at = None
     session.add(account)
     succeed(operation, scim_id=account.scim_id, status=200)
     await session.commit()

@@ -110,6 +110,19 @@ class RefreshRun(relay.Node):
         return [cls.from_model(row) if row else None for row in rows]
 
 
+@strawberry.type(
+    description="An attribute whose value in the target differs from SmartLink's."
+)
+class AttributeDrift:
+    path: str = strawberry.field(description="The SCIM attribute path.")
+    expected: JSON | None = strawberry.field(
+        description="The value SmartLink would send."
+    )
+    actual: JSON | None = strawberry.field(
+        description="The value the target held at the last refresh."
+    )
+
+
 @strawberry.type(description="An account (SCIM User) in the target application.")
 class ScimAccount(relay.Node):
     id: relay.NodeID[str]
@@ -129,6 +142,14 @@ class ScimAccount(relay.Node):
         description="For an unlinked account, a user with no account in the app "
         "whose id is its externalId, or whose email is its userName or email; "
         "link them with associateMembership.",
+    )
+    drift: list[AttributeDrift] = strawberry.field(
+        description="For a linked account, the attributes that differ from "
+        "SmartLink's values at the last refresh; empty when none do. The "
+        "Settings tab's metadata update mode settles them."
+    )
+    drifted_at: datetime | None = strawberry.field(
+        description="When the last refresh found the drift."
     )
     raw_json: strawberry.Private[dict[str, Any]]
     refreshed_at: datetime
@@ -159,6 +180,15 @@ class ScimAccount(relay.Node):
             external_id=account.external_id,
             user=user,
             suggested_user=suggested_user,
+            drift=[
+                AttributeDrift(
+                    path=item["path"],
+                    expected=item.get("expected"),
+                    actual=item.get("actual"),
+                )
+                for item in account.drift or []
+            ],
+            drifted_at=account.drifted_at,
             raw_json=account.raw,
             refreshed_at=account.refreshed_at,
         )
@@ -456,6 +486,13 @@ class Provisioning:
                 "suggested user; false lists the other accounts."
             ),
         ] = None,
+        drifted: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="True lists only the accounts that drifted from "
+                "SmartLink's values at the last refresh; false lists the others."
+            ),
+        ] = None,
     ) -> Connection[ScimAccount]:
         page = await account_domain.list_accounts(
             info.context.session,
@@ -464,6 +501,7 @@ class Provisioning:
             search=search,
             linked=linked,
             suggested=suggested,
+            drifted=drifted,
         )
         nodes = iter(await ScimAccount.from_models(info, page.items))
         return Connection.from_page(page, lambda _: next(nodes))
