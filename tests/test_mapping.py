@@ -271,7 +271,7 @@ async def test_custom_schema_extension_values_typed(
     assert resource[ACME] == {"costCode": "CC-42", "seats": 5, "vip": True}
 
 
-# Each invalid entry, appended to the defaults, and what its error says.
+# Each invalid entry, appended to the defaults, and its expected error.
 INVALID_ENTRIES = [
     pytest.param(
         {"path": "nickname2", "source": "FIELD", "value": "title"},
@@ -407,6 +407,8 @@ async def test_syntax_errors_listed_together(
                 "value": "email",
             },
             {"path": "active", "source": "CONSTANT", "value": "yes"},
+            {"path": "nickName", "source": "TEMPLATE", "value": "{givenName"},
+            {"path": "title", "source": "FIELD", "value": "  "},
         ],
     )
 
@@ -423,6 +425,19 @@ async def test_syntax_errors_listed_together(
             "code": "INVALID",
             "message": "Constant 'yes' is not a boolean; write true or false.",
             "field": ["entries", "1", "value"],
+        },
+        {
+            "code": "INVALID",
+            "message": "Template '{givenName' is invalid: expected '}' before end "
+            "of string. Write fields in braces, such as {givenName} {familyName}, "
+            "and double a literal brace.",
+            "field": ["entries", "2", "value"],
+        },
+        {
+            "code": "INVALID",
+            "message": "The value of 'title' is empty; write a field name, a "
+            "template or a constant, or remove the entry.",
+            "field": ["entries", "3", "value"],
         },
     ]
 
@@ -545,3 +560,36 @@ async def test_target_without_schemas_uses_rfc(
         "the target's documentation for what it accepts."
     )
     assert mapping["problems"] == []
+
+
+async def test_group_members_not_mappable(
+    api: GraphQLClient, scim_target: ScimTenant
+) -> None:
+    application_id = await connected(api, scim_target)
+
+    payload = await update_mapping(
+        api,
+        application_id,
+        "GROUP",
+        [
+            {"path": 'members[type eq "User"].value', "source": "FIELD", "value": "id"},
+            {"path": "externalId", "source": "FIELD", "value": "id"},
+        ],
+    )
+
+    group_urn = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    assert payload["errors"] == [
+        {
+            "code": "INVALID",
+            "message": f"Attribute 'members' of schema {group_urn} lists the accounts "
+            "of the folder's members, which SmartLink keeps in step itself; remove "
+            "the entry.",
+            "field": ["entries", "0", "path"],
+        },
+        {
+            "code": "REQUIRED",
+            "message": f"Attribute 'displayName' of schema {group_urn} is required, "
+            "but no entry maps it; add an entry for displayName.",
+            "field": ["entries"],
+        },
+    ]

@@ -30,7 +30,7 @@ class AccessState:
     has_access: bool
     account: ScimAccount | None
     settings: ProvisioningSettings
-    #: The application's user mapping, which says what an update writes.
+    #: The application's user mapping, which defines what an update writes.
     mapping: Mapping
 
     @property

@@ -1,4 +1,4 @@
-"""What an update of an account sends: the mapped values that changed.
+"""The changes an account update sends: the mapped values that differ.
 
 Values are compared path by path with the mirrored resource, so attributes
 the admin changed in the target but the mapping does not cover are left
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.mapping.entries import Mapping
+from domain.mapping.entries import Mapping, MappingEntry
 from domain.mapping.evaluate import (
     resource_values,
     same_value,
@@ -32,18 +32,32 @@ def attribute_changes(
     work email, sends that attribute's mapped values whole.
     """
     desired = user_values(mapping, user, active)
-    current = resource_values(mapping, account.raw or {})
     resource = user_resource(mapping, user, active)
     changes: dict[str, Any] = {}
-    for entry in mapping.entries:
-        key = str(entry.path)
-        value = desired[key]
-        if value is None or same_value(value, current[key]):
-            continue
+    for entry in differing_entries(mapping, account.raw or {}, desired):
         patch_path = entry.path.patch_path
         if patch_path not in changes:
-            changes[patch_path] = _value_at(resource, entry.path, value)
+            changes[patch_path] = _value_at(
+                resource, entry.path, desired[str(entry.path)]
+            )
     return changes
+
+
+def differing_entries(
+    mapping: Mapping, resource: dict[str, Any], desired: dict[str, Any]
+) -> list[MappingEntry]:
+    """Return the entries whose `desired` value the resource does not contain.
+
+    `desired` is `user_values` of the user. Entries without a value count
+    as in step, because an update never clears an attribute.
+    """
+    current = resource_values(mapping, resource)
+    return [
+        entry
+        for entry in mapping.entries
+        if desired[str(entry.path)] is not None
+        and not same_value(desired[str(entry.path)], current[str(entry.path)])
+    ]
 
 
 def _value_at(resource: dict[str, Any], path: AttributePath, value: Any) -> Any:

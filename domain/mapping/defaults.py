@@ -1,9 +1,10 @@
 """The mappings a new connection starts with.
 
 They build the same resources this product sent before mappings were
-editable: userName and the primary work email from the email, the name parts,
-displayName, active, and the user's id as externalId; a group's displayName
-from its folder's name and its externalId from the folder's id.
+editable. A user's account gets userName and the primary work email from the
+email, the name parts, displayName, active, and the user's id as externalId.
+A group gets its displayName from the folder's name and its externalId from
+the folder's id.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from domain.scim.payloads import GROUP_SCHEMA, USER_SCHEMA
 
 
 class MappingKind(enum.Enum):
-    """Which resource a mapping builds: the account of a user, or a folder's group."""
+    """The resource type a mapping builds: a user's account, or a folder's group."""
 
     USER = "USER"
     GROUP = "GROUP"
@@ -27,7 +27,7 @@ class MappingKind(enum.Enum):
 
 
 class SourceKind(enum.Enum):
-    """Where an entry's value comes from."""
+    """The origin of an entry's value."""
 
     FIELD = "FIELD"
     CONSTANT = "CONSTANT"

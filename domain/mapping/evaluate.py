@@ -105,7 +105,7 @@ def _matching_item(items: list[dict[str, Any]], value_filter: tuple[str, str]) -
 
 
 def resource_values(mapping: Mapping, resource: dict[str, Any]) -> dict[str, Any]:
-    """Return the values a mirrored resource holds at the mapping's paths.
+    """Return the values a mirrored resource contains at the mapping's paths.
 
     Keys match case-insensitively, and a filter compares its value
     case-insensitively too, as RFC 7644 3.4.2.2 does for most attributes.

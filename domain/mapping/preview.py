@@ -32,7 +32,7 @@ from domain.users import get_user
 
 
 class PreviewAction(enum.Enum):
-    """What provisioning the user would do now."""
+    """The action that provisioning the user would take now."""
 
     CREATE = "CREATE"
     UPDATE = "UPDATE"
@@ -95,8 +95,8 @@ async def preview_account(
     if connection_capabilities(connection).update_method is UpdateMethod.PATCH:
         body = patch_request(patch_operations(values))
         return preview(PreviewAction.UPDATE, RequestPreview("PATCH", path, body))
-    # A PUT starts from the resource the target returns; the mirror holds its
-    # copy as of the latest refresh or write.
+    # A PUT starts from the resource the target returns. The mirror contains
+    # a copy of it as of the latest refresh or write.
     merged = merge_values(unqualified(account.raw or {}, USER_SCHEMA), values)
     body = prepare_resource(merged, USER_SCHEMA, schema)
     return preview(PreviewAction.UPDATE, RequestPreview("PUT", path, body))

@@ -1,9 +1,9 @@
 """The schema a mapping is checked against: the target's, or RFC 7643's.
 
 A target that published no /Schemas is checked against the RFC 7643 core
-schemas and the enterprise User extension, and the admin is told so. A target
-that published some schemas but not its core User or Group schema gets the
-RFC's for that one only.
+schemas and the enterprise User extension, and a notice informs the admin.
+A target that published some schemas but not its core User or Group schema
+gets the RFC's definition of that one only.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from domain.errors import DomainError, DomainErrors, InvalidInput
 from domain.mapping.defaults import default_mapping
 from domain.mapping.entries import Mapping, MappingEntry, MappingKind, SourceKind
 from domain.mapping.schema import MappingSchema
+from domain.mapping.templates import placeholders
 from domain.mapping.validate import MappingProblem, mapping_problems
 from domain.models import AttributeMapping, ScimConnection
 from domain.models.columns import utcnow
@@ -163,19 +164,30 @@ def _parse_entry(
     kind: MappingKind, entry: EntryInput, schema: MappingSchema
 ) -> MappingEntry:
     path = parse_path(entry.path, kind.core_urn)
-    value: str | bool | int | float = entry.value.strip()
-    if len(entry.value) > MAX_VALUE_LENGTH:
+    text = entry.value if entry.source is SourceKind.TEMPLATE else entry.value.strip()
+    if not text.strip():
         raise InvalidInput(
-            f"The value of {entry.path!r} is {len(entry.value)} characters long; "
-            f"the maximum is {MAX_VALUE_LENGTH}.",
+            f"The value of {entry.path!r} is empty; write a field name, a "
+            "template or a constant, or remove the entry.",
+            field=["value"],
+        )
+    if len(text) > MAX_VALUE_LENGTH:
+        raise InvalidInput(
+            f"The value of {entry.path!r} is {len(text)} characters long; the "
+            f"maximum is {MAX_VALUE_LENGTH}.",
             field=["value"],
         )
     if entry.source is SourceKind.TEMPLATE:
-        value = entry.value
-    if entry.source is SourceKind.CONSTANT:
-        urn = path.schema_urn or kind.core_urn
-        definition = schema.definition(urn, path.attribute_path)
-        value = constant_value(entry.value, definition.type if definition else None)
+        try:
+            placeholders(text)
+        except InvalidInput as error:
+            raise InvalidInput(error.message, field=["value"]) from error
+    if entry.source is not SourceKind.CONSTANT:
+        return MappingEntry(path, entry.source, text)
+
+    urn = path.schema_urn or kind.core_urn
+    definition = schema.definition(urn, path.attribute_path)
+    value = constant_value(text, definition.type if definition else None)
     return MappingEntry(path, entry.source, value)
 
 

@@ -26,7 +26,7 @@ UNMAPPED = frozenset({"id", "schemas", "meta"})
 
 @dataclass(frozen=True)
 class MappingProblem:
-    """Why one entry, or the mapping as a whole, cannot build valid resources."""
+    """A reason that one entry, or the whole mapping, cannot build valid resources."""
 
     message: str
     code: ErrorCode
@@ -97,6 +97,12 @@ def entry_problem(
             f"Attribute {path.attribute!r} is not in schema {urn}; pick an "
             "attribute that Provisioning.schema lists, or remove the entry.",
             ErrorCode.NOT_FOUND,
+        )
+    if kind is MappingKind.GROUP and path.attribute.lower() == "members":
+        return problem(
+            f"Attribute 'members' of schema {urn} lists the accounts of the "
+            "folder's members, which SmartLink keeps in step itself; remove the "
+            "entry."
         )
     shape = _shape_problem(path, attribute, urn)
     if shape is not None:
@@ -243,6 +249,8 @@ def _missing_required(mapping: Mapping, schema: MappingSchema) -> list[MappingPr
     The core schema's required attributes always count; an extension's count
     once the mapping writes to that extension.
     """
+    # NOTE: an extension that the target's ResourceType marks required is not
+    # enforced unless the mapping uses it, because ResourceTypes are not read.
     kind = mapping.kind
     mapped = {
         ((e.path.schema_urn or kind.core_urn).lower(), e.path.attribute.lower())
