@@ -30,6 +30,7 @@ from tests.support.mapping import (
     ACME,
     DEFAULT_USER_ENTRIES,
     ENTERPRISE,
+    PREVIEW,
     acme_server,
     mapping_of,
     update_mapping,
@@ -531,6 +532,15 @@ async def test_reconnect_exposes_problems(
     ]
     # The saved mapping stays as it was, so the admin can fix it.
     assert mapping["user"]["entries"][-1] == department
+    user_id = await ada(api, application_id)
+    data = await api(PREVIEW, applicationId=application_id, userId=user_id)
+    assert data["previewAccount"]["problems"] == [
+        {
+            "code": "NOT_FOUND",
+            "message": mapping["problems"][0]["message"],
+            "path": f"{ENTERPRISE}:department",
+        }
+    ]
 
 
 async def test_target_without_schemas_uses_rfc(
@@ -593,3 +603,34 @@ async def test_group_members_not_mappable(
             "field": ["entries"],
         },
     ]
+
+
+async def test_put_update_sets_extension(
+    api: GraphQLClient, put_only_target: ScimTenant, automation: None
+) -> None:
+    application_id = await connected(api, put_only_target)
+    department = {
+        "path": f"{ENTERPRISE}:department",
+        "source": "FIELD",
+        "value": "department",
+    }
+    payload = await update_mapping(
+        api, application_id, "USER", with_entries(department)
+    )
+    assert payload["errors"] == []
+    user_id = await ada(api, application_id)
+    account = await create_account(api, application_id, user_id)
+    before = put_only_target.user(account["scimId"])
+    assert before is not None
+    assert ENTERPRISE not in before
+    await update_settings(api, application_id, userUpdated="AUTOMATIC")
+
+    data = await api(UPDATE_USER, u=user_id, department="Engines")
+    assert data["updateUser"]["errors"] == []
+    await wait_until(outbox_settled, what="the update event")
+
+    resource = put_only_target.user(account["scimId"])
+    assert resource is not None
+    assert resource[ENTERPRISE] == {"department": "Engines"}
+    assert ENTERPRISE in resource["schemas"]
+    assert resource["userName"] == "ada@example.org"

@@ -123,7 +123,7 @@ async def update_attribute_mapping(
         action="updateAttributeMapping",
         application_id=application_id,
         objects={"Application": application_id},
-        changes={f"{kind.value.lower()}Mapping": {"old": before, "new": row.entries}},
+        changes={f"{kind.value.lower()}_mapping": {"old": before, "new": row.entries}},
     )
     await session.flush()
     logger.info(
