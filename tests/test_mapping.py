@@ -634,3 +634,38 @@ async def test_put_update_sets_extension(
     assert resource[ENTERPRISE] == {"department": "Engines"}
     assert ENTERPRISE in resource["schemas"]
     assert resource["userName"] == "ada@example.org"
+
+
+AUDIT_LOG = """
+query($applicationId: ID) {
+  auditLog(applicationId: $applicationId, action: "updateAttributeMapping") {
+    edges { node { tokenName objectIds changes } }
+  }
+}
+"""
+
+
+async def test_mapping_change_audited(
+    api: GraphQLClient, scim_target: ScimTenant
+) -> None:
+    application_id = await connected(api, scim_target)
+    entries = [
+        {"path": "displayName", "source": "TEMPLATE", "value": "SL {name}"},
+        {"path": "externalId", "source": "FIELD", "value": "id"},
+    ]
+
+    assert (await update_mapping(api, application_id, "GROUP", entries))["errors"] == []
+
+    data = await api(AUDIT_LOG, applicationId=application_id)
+    [entry] = [edge["node"] for edge in data["auditLog"]["edges"]]
+    assert entry["tokenName"] == "tests"
+    assert entry["objectIds"] == [application_id]
+    assert entry["changes"] == {
+        "group_mapping": {
+            "old": [
+                {"path": "displayName", "source": "FIELD", "value": "name"},
+                {"path": "externalId", "source": "FIELD", "value": "id"},
+            ],
+            "new": entries,
+        }
+    }
