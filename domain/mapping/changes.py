@@ -29,7 +29,8 @@ def attribute_changes(
     An entry without a value (a field the user left empty) changes nothing,
     so clearing a field in SmartLink does not clear the target's value. A
     changed value inside a filtered multi-valued attribute, such as the
-    work email, sends that attribute's mapped values whole.
+    work email, replaces that attribute with its mapped values, which drops
+    values the mapping does not name, such as a home email.
     """
     desired = user_values(mapping, user, active)
     resource = user_resource(mapping, user, active)
