@@ -6,6 +6,8 @@ from typing import Any
 
 from domain.automation.drift import account_drift
 from domain.automation.state import AccessState
+from domain.mapping.defaults import default_mapping
+from domain.mapping.entries import MappingKind
 from domain.models import ProvisioningSettings, ScimAccount, User
 from domain.scim.target_schema import TargetSchema
 from tests.support.fixtures import (
@@ -166,15 +168,23 @@ def test_undeclared_attributes_never_drift() -> None:
         scim_id="1",
         user_name="ada@example.org",
         user_name_key="ada@example.org",
-        display_name="Someone Else",
-        given_name="Ada",
-        family_name="Lovelace",
-        email="ada@example.org",
-        active=True,
+        raw={
+            "id": "1",
+            "userName": "ada@example.org",
+            "displayName": "Someone Else",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "ada@example.org", "type": "work", "primary": True}],
+            "active": True,
+            "externalId": str(user.id),
+        },
     )
     account.user_id = user.id
     state = AccessState(
-        user=user, has_access=True, account=account, settings=ProvisioningSettings()
+        user=user,
+        has_access=True,
+        account=account,
+        settings=ProvisioningSettings(),
+        mapping=default_mapping(MappingKind.USER),
     )
     without_display_name = TargetSchema.from_documents(
         [

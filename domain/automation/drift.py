@@ -17,13 +17,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation.dispatch import emit
 from domain.automation.settings import get_provisioning_settings
-from domain.automation.state import AccessState, update_changes
+from domain.automation.state import AccessState
 from domain.automation.tracking import access_pairs
+from domain.mapping.changes import differing_entries
+from domain.mapping.entries import MappingKind
+from domain.mapping.evaluate import resource_values, user_values
+from domain.mapping.store import get_mapping
 from domain.models import ProvisioningEvent, ScimAccount, User
 from domain.models.columns import utcnow
-from domain.provisioning.account_writes import current_attributes
+from domain.provisioning.account_writes import declares_path
 from domain.provisioning.connection import require_connection
-from domain.scim.payloads import USER_SCHEMA
 from domain.scim.target_schema import TargetSchema
 
 
@@ -38,14 +41,24 @@ class AttributeDrift:
 
 
 def account_drift(state: AccessState, schema: TargetSchema) -> list[AttributeDrift]:
-    """Return the declared attributes whose target value differs from SmartLink's."""
-    assert state.account is not None
-    actual = current_attributes(state.account)
-    return [
-        AttributeDrift(path, expected, actual.get(path))
-        for path, expected in sorted(update_changes(state).items())
-        if schema.declares(USER_SCHEMA, path)
-    ]
+    """Return the declared attributes whose target value differs from the mapping's.
+
+    A deactivation is not drift: turning an account off belongs to the loss
+    and deactivation events, which have settings of their own.
+    """
+    if state.account is None or not state.has_access:
+        return []
+    resource = state.account.raw or {}
+    desired = user_values(state.mapping, state.user, state.desired_active())
+    current = resource_values(state.mapping, resource)
+    drift = []
+    for entry in differing_entries(state.mapping, resource, desired):
+        path = str(entry.path)
+        if path == "active" and desired[path] is False:
+            continue
+        if declares_path(schema, path):
+            drift.append(AttributeDrift(path, desired[path], current[path]))
+    return drift
 
 
 async def detect_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
@@ -58,6 +71,7 @@ async def detect_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
     connection = await require_connection(session, application_id)
     schema = TargetSchema.from_documents(connection.schemas)
     settings = await get_provisioning_settings(session, application_id)
+    mapping = await get_mapping(session, application_id, MappingKind.USER)
     linked = await _linked_accounts(session, application_id)
     with_access = await access_pairs(
         session, [user.id for _, user in linked], [application_id]
@@ -70,6 +84,7 @@ async def detect_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
             has_access=(user.id, application_id) in with_access,
             account=account,
             settings=settings,
+            mapping=mapping,
         )
         found = [d.as_json() for d in account_drift(state, schema)] or None
         drifted += found is not None

@@ -17,9 +17,13 @@ from api.graphql.core.context import Info
 from api.graphql.core.nodes import load_models
 from api.graphql.core.permissions import require_admin
 from api.graphql.directory.types import Folder, User
+from api.graphql.mapping.types import AttributeMappings, ResourceMapping, ScimAttribute
 from domain import models
 from domain.automation.settings import get_provisioning_settings
 from domain.folders import folders_by_ids
+from domain.mapping.entries import MappingKind
+from domain.mapping.store import connection_schema, get_mappings
+from domain.mapping.validate import mapping_problems
 from domain.models import ConnectionStatus, OperationStatus, RefreshStatus
 from domain.provisioning import accounts as account_domain
 from domain.provisioning import groups as group_domain
@@ -306,6 +310,16 @@ class ScimSchema:
     service_provider_config: JSON
     resource_types: JSON
     schemas: JSON
+    user_attributes: list[ScimAttribute] = strawberry.field(
+        description="The attributes a user mapping may name, extensions included."
+    )
+    group_attributes: list[ScimAttribute] = strawberry.field(
+        description="The attributes a group mapping may name."
+    )
+    notice: str | None = strawberry.field(
+        description="Set when the attributes come from RFC 7643 because the "
+        "target published no schema, or not all."
+    )
 
 
 @strawberry.type(description="Whether the target supports a feature.")
@@ -577,11 +591,43 @@ class Provisioning:
         connection = await get_connection(info.context.session, self.application_id)
         if connection is None or not _discovered(connection):
             return None
+        checked = connection_schema(connection)
         return ScimSchema(
             # A target may publish no ServiceProviderConfig at all.
             service_provider_config=connection.service_provider_config or {},
             resource_types=connection.resource_types or [],
             schemas=connection.schemas or [],
+            user_attributes=[
+                ScimAttribute.from_domain(a)
+                for a in checked.listed_attributes(MappingKind.USER)
+            ],
+            group_attributes=[
+                ScimAttribute.from_domain(a)
+                for a in checked.listed_attributes(MappingKind.GROUP)
+            ],
+            notice=checked.notice,
+        )
+
+    @strawberry.field(
+        description="The user and group mappings, checked against the target's "
+        "schema; the defaults until updateAttributeMapping saves one."
+    )
+    async def mapping(self, info: Info) -> AttributeMappings:
+        session = info.context.session
+        connection = await get_connection(session, self.application_id)
+        checked = connection_schema(connection)
+        mappings = await get_mappings(session, self.application_id)
+        user = mappings[MappingKind.USER]
+        group = mappings[MappingKind.GROUP]
+        user_problems = mapping_problems(user, checked)
+        group_problems = mapping_problems(group, checked)
+        user_view = ResourceMapping.from_domain(user, user_problems)
+        group_view = ResourceMapping.from_domain(group, group_problems)
+        return AttributeMappings(
+            user=user_view,
+            group=group_view,
+            problems=user_view.problems + group_view.problems,
+            notice=checked.notice,
         )
 
     @strawberry.field(description="The Settings tab.")
