@@ -102,3 +102,16 @@ class TargetError(DomainError):
         self.transient = transient
         self.retry_after = retry_after
         self.status = status
+
+
+class DomainErrors(DomainError):
+    """Raised with several expected failures at once, each shown on its own.
+
+    The message joins theirs, for callers that show one message only.
+    """
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        super().__init__(" ".join(error.message for error in errors))
+        self.errors = list(errors)
+        if errors:
+            self.code = errors[0].code

@@ -14,6 +14,7 @@ from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.models import FolderUser, ProvisioningEvent, User
 from domain.models.columns import utcnow
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
+from domain.profile import ProfileInput, apply_profile, profile_values
 
 USER_UPDATED = ProvisioningEvent.USER_UPDATED
 USER_DEACTIVATED = ProvisioningEvent.USER_DEACTIVATED
@@ -81,6 +82,7 @@ async def create_user(
     given_name: str | None = None,
     family_name: str | None = None,
     active: bool = True,
+    profile: ProfileInput | None = None,
 ) -> User:
     email = normalize_email(email)
     await _ensure_email_free(session, email)
@@ -92,6 +94,7 @@ async def create_user(
         family_name=clean_name(family_name, "familyName"),
         active=active,
     )
+    apply_profile(user, profile or ProfileInput())
     session.add(user)
     await session.flush()
     return user
@@ -104,6 +107,7 @@ async def update_user(
     email: str | None = None,
     given_name: str | None = None,
     family_name: str | None = None,
+    profile: ProfileInput | None = None,
 ) -> User:
     """Change the given fields of a user; None leaves a field as it is."""
     user = await get_user(session, user_id)
@@ -111,6 +115,7 @@ async def update_user(
         "email": user.email,
         "givenName": user.given_name,
         "familyName": user.family_name,
+        **profile_values(user),
     }
     if email is not None:
         email = normalize_email(email)
@@ -120,11 +125,13 @@ async def update_user(
         user.given_name = clean_name(given_name, "givenName")
     if family_name is not None:
         user.family_name = clean_name(family_name, "familyName")
+    apply_profile(user, profile or ProfileInput())
 
     after = {
         "email": user.email,
         "givenName": user.given_name,
         "familyName": user.family_name,
+        **profile_values(user),
     }
     changed = {key: after[key] for key in after if after[key] != before[key]}
     if changed:

@@ -34,6 +34,8 @@ from api.graphql.core.permissions import MutationsNeedAdmin
 from api.graphql.core.text_input import RejectUnstorableText
 from api.graphql.directory.mutations import DirectoryMutations
 from api.graphql.directory.queries import DirectoryQueries
+from api.graphql.mapping.mutations import MappingMutations
+from api.graphql.mapping.queries import MappingQueries
 from api.graphql.provisioning.mutations import ProvisioningMutations
 from api.graphql.provisioning.types import (
     ProvisioningOperation,
@@ -45,12 +47,14 @@ from domain.config import get_settings
 
 
 @strawberry.type
-class Query(DirectoryQueries, AutomationQueries, AuditQueries):
+class Query(DirectoryQueries, AutomationQueries, AuditQueries, MappingQueries):
     node: relay.Node | None = relay.node(description="Fetch any object by its id.")
 
 
 @strawberry.type
-class Mutation(DirectoryMutations, ProvisioningMutations, AutomationMutations):
+class Mutation(
+    DirectoryMutations, ProvisioningMutations, AutomationMutations, MappingMutations
+):
     pass
 
 

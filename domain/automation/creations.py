@@ -1,11 +1,11 @@
 """The fast path of a batch job: creating the accounts of users who gained access.
 
 For the gain events of one application, the users, their access, their
-matching accounts, the settings and the connection are read with one query
-each. The operations start with one commit, the POSTs go out through one SCIM
-client with at most `CONCURRENCY` in flight, and the successes are written
-with one commit. Each failure is then settled in a session of its own, with
-the same retries and tickets as a single event.
+matching accounts, the settings, the connection and the user mapping are read
+with one query each. The operations start with one commit, the POSTs go out
+through one SCIM client with at most `CONCURRENCY` in flight, and the
+successes are written with one commit. Each failure is then settled in a
+session of its own, with the same retries and tickets as a single event.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from domain.automation.state import AccessState, settling_action
 from domain.automation.tracking import access_pairs
 from domain.db import session_scope
 from domain.errors import DomainError
+from domain.mapping.entries import Mapping, MappingKind
+from domain.mapping.store import get_mapping
 from domain.models import (
     EventStatus,
     OutboxEvent,
@@ -82,7 +84,10 @@ async def settle_creations(
     path reports those cases.
     """
     outcomes: dict[uuid.UUID, Outcome] = {}
-    creations = await _creations_needed(session, application_id, events, outcomes)
+    mapping = await get_mapping(session, application_id, MappingKind.USER)
+    creations = await _creations_needed(
+        session, application_id, mapping, events, outcomes
+    )
     if not creations:
         await session.commit()
         return outcomes
@@ -117,7 +122,7 @@ async def settle_creations(
     for creation, operation in zip(creations, operations, strict=True):
         creation.operation = operation
 
-    await _send(connection, creations)
+    await _send(connection, mapping, creations)
     await _save_successes(session, application_id, creations, outcomes)
     for creation in creations:
         if creation.error is not None:
@@ -128,6 +133,7 @@ async def settle_creations(
 async def _creations_needed(
     session: AsyncSession,
     application_id: uuid.UUID,
+    mapping: Mapping,
     events: list[OutboxEvent],
     outcomes: dict[uuid.UUID, Outcome],
 ) -> list[_Creation]:
@@ -151,6 +157,7 @@ async def _creations_needed(
             has_access=(user.id, application_id) in with_access,
             account=accounts.get(user.id),
             settings=settings,
+            mapping=mapping,
         )
         action = settling_action(event.event, state)
         if action is None:
@@ -163,7 +170,9 @@ async def _creations_needed(
     return creations
 
 
-async def _send(connection: ScimConnection, creations: list[_Creation]) -> None:
+async def _send(
+    connection: ScimConnection, mapping: Mapping, creations: list[_Creation]
+) -> None:
     """POST the users concurrently; store each resource or error on its creation."""
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -171,7 +180,10 @@ async def _send(connection: ScimConnection, creations: list[_Creation]) -> None:
         async with limit:
             try:
                 creation.resource, creation.status = await send_creation(
-                    client, creation.user, look_first=creation.event.attempts > 1
+                    client,
+                    creation.user,
+                    mapping,
+                    look_first=creation.event.attempts > 1,
                 )
             except ScimError as exc:
                 logger.info(

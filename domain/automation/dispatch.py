@@ -53,7 +53,7 @@ async def emit(
     settings = await get_provisioning_settings(session, application_id)
     mode = settings.mode_for(event)
 
-    await _settle_open_ticket(session, application_id, user, event, mode)
+    await _settle_open_ticket(session, application_id, user, event, mode, details)
     if mode is ProvisioningMode.AUTOMATIC:
         session.add(
             OutboxEvent(
@@ -110,6 +110,7 @@ async def _settle_open_ticket(
     user: User,
     event: ProvisioningEvent,
     mode: ProvisioningMode,
+    details: dict[str, Any] | None,
 ) -> None:
     key = tickets.change_key(application_id, user.id)
     ticket = await tickets.find_open_ticket(session, key)
@@ -132,6 +133,6 @@ async def _settle_open_ticket(
             application_id=application_id,
             event=event,
             action=action,
-            message=tickets.change_message(user, event, action),
+            message=tickets.change_message(user, event, action, details),
             user_id=user.id,
         )

@@ -10,6 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
 from domain.automation.settings import get_provisioning_settings
+from domain.mapping.changes import attribute_changes
+from domain.mapping.entries import Mapping, MappingKind
+from domain.mapping.store import get_mapping
 from domain.models import (
     DeprovisionAction,
     ProvisioningEvent,
@@ -18,7 +21,6 @@ from domain.models import (
     TicketAction,
     User,
 )
-from domain.provisioning.account_writes import attribute_changes
 from domain.provisioning.matching import match_accounts
 
 
@@ -28,6 +30,8 @@ class AccessState:
     has_access: bool
     account: ScimAccount | None
     settings: ProvisioningSettings
+    #: The application's user mapping, which defines what an update writes.
+    mapping: Mapping
 
     @property
     def owned_account(self) -> ScimAccount | None:
@@ -56,6 +60,7 @@ async def load_state(
         has_access=await has_access(session, user.id, application_id),
         account=accounts.get(user.id),
         settings=await get_provisioning_settings(session, application_id),
+        mapping=await get_mapping(session, application_id, MappingKind.USER),
     )
 
 
@@ -100,7 +105,9 @@ def update_changes(state: AccessState) -> dict[str, Any]:
     account = state.account
     if account is None or not state.has_access:
         return {}
-    changes = attribute_changes(account, state.user, state.desired_active())
+    changes = attribute_changes(
+        state.mapping, account, state.user, state.desired_active()
+    )
     if changes.get("active") is False:
         del changes["active"]
     return changes

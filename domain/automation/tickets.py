@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -70,9 +71,21 @@ async def open_ticket_keys(session: AsyncSession, open_keys: list[str]) -> set[s
     return found
 
 
-def change_message(user: User, event: ProvisioningEvent, action: TicketAction) -> str:
+def change_message(
+    user: User,
+    event: ProvisioningEvent,
+    action: TicketAction,
+    details: dict[str, Any] | None = None,
+) -> str:
+    drift = (details or {}).get("drift")
+    what = (
+        f"has an account whose attributes {', '.join(drift)} differ from "
+        "SmartLink's values"
+        if drift
+        else EVENT_PHRASES[event]
+    )
     return (
-        f"{user.display_name} ({user.email}) {EVENT_PHRASES[event]}. Resolve this "
+        f"{user.display_name} ({user.email}) {what}. Resolve this "
         f"ticket to {ACTION_PHRASES[action]}, or dismiss it to leave the account as "
         "it is."
     )

@@ -20,6 +20,7 @@ from domain.models.directory import (
     FolderUser,
     User,
 )
+from domain.models.mapping import AttributeMapping
 from domain.models.provisioning import (
     ConnectionStatus,
     OperationStatus,
@@ -43,6 +44,7 @@ __all__ = [
     "TicketAction",
     "TicketStatus",
     "AccessGrant",
+    "AttributeMapping",
     "ApiToken",
     "Application",
     "AuditEntry",

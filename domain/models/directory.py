@@ -22,6 +22,13 @@ class User(SQLModel, table=True):
     email_key: str = Field(unique=True, index=True)
     given_name: str | None = None
     family_name: str | None = None
+    title: str | None = None
+    department: str | None = None
+    #: As entered, such as `+44 20 7946 0958`.
+    phone_number: str | None = None
+    #: A BCP 47 language tag, such as `en-GB`.
+    preferred_language: str | None = None
+    employee_number: str | None = None
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

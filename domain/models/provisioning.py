@@ -100,6 +100,13 @@ class ScimAccount(SQLModel, table=True):
         sa_column=Column(Uuid, ForeignKey("users.id", ondelete="SET NULL")),
     )
     refreshed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: For a linked account, the attributes whose value in the target differs
+    #: from what SmartLink would send, as found by the last refresh: a list of
+    #: `{"path", "expected", "actual"}`. None when nothing differs.
+    drift: list[dict[str, Any]] | None = Field(
+        default=None, sa_type=JSONColumn(none_as_null=True)
+    )
+    drifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ScimGroup(SQLModel, table=True):

@@ -11,6 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access import has_access
 from domain.config import get_settings
 from domain.errors import DomainError, ErrorCode
+from domain.mapping.bodies import create_user_body
+from domain.mapping.entries import Mapping, MappingKind
+from domain.mapping.store import get_mapping
 from domain.models import ScimAccount, ScimConnection, User
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.matching import match_accounts
@@ -32,8 +35,7 @@ from domain.scim.errors import (
     ScimTransportError,
 )
 from domain.scim.lookup import Criterion, find_first
-from domain.scim.outgoing import prepare_resource
-from domain.scim.payloads import USER_SCHEMA, account_fields, user_payload
+from domain.scim.payloads import account_fields
 from domain.users import get_user
 
 logger = logging.getLogger(__name__)
@@ -92,11 +94,14 @@ async def create_checked_account(
     that the user has access and matches no account; it saves those queries.
     """
     application_id = connection.application_id
+    mapping = await get_mapping(session, application_id, MappingKind.USER)
     subject = Subject(application_id=application_id, trigger=trigger, user_id=user.id)
     operation = await start_operation(session, subject, CREATE_ACCOUNT)
     try:
         async with open_client(connection) as client:
-            resource, status = await send_creation(client, user, look_first=look_first)
+            resource, status = await send_creation(
+                client, user, mapping, look_first=look_first
+            )
     except ScimError as exc:
         logger.info("Creating account of user %s failed: %s", user.id, exc)
         doing = f"create the account of {user.email!r}"
@@ -158,39 +163,32 @@ async def linked_elsewhere(
 
 
 async def send_creation(
-    client: ScimClient, user: User, *, look_first: bool = False
+    client: ScimClient, user: User, mapping: Mapping, *, look_first: bool = False
 ) -> tuple[dict[str, Any], int | None]:
     """Create the user's resource in the target, or find the one that exists.
 
-    Returns the resource and the POST's status as `_post_or_adopt` does, and
-    None as the status when `look_first` found the resource without a POST.
-    Writes nothing to the database.
+    The POST's body follows the application's user `mapping`. Returns the
+    resource and the POST's status as `_post_or_adopt` does, and None as the
+    status when `look_first` found the resource without a POST. Writes
+    nothing to the database.
     """
     found = await find_user_resource(client, user) if look_first else None
     if found is not None:
         return found, None
-    return await _post_or_adopt(client, user)
+    payload = create_user_body(mapping, user, client.schema)
+    return await _post_or_adopt(client, user, payload)
 
 
 async def _post_or_adopt(
-    client: ScimClient, user: User
+    client: ScimClient, user: User, payload: dict[str, Any]
 ) -> tuple[dict[str, Any], int | None]:
-    """POST the user; on 409 or a lost response, adopt the account that exists.
+    """POST the user's `payload`; on 409 or a lost response, adopt the existing one.
 
     Returns the resource and the status the target returned for the POST: 201,
     409 when an account existed, or None when the response was lost. After a
     409, with or without `scimType`, every account is read if the filters find
     none, because the 409 shows that one exists.
     """
-    payload = user_payload(
-        email=user.email,
-        given_name=user.given_name,
-        family_name=user.family_name,
-        display_name=user.display_name,
-        active=user.active,
-        external_id=str(user.id),
-    )
-    payload = prepare_resource(payload, USER_SCHEMA, client.schema)
     try:
         created = await client.create("Users", payload)
     except ScimConflict as exc:

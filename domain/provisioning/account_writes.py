@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import ErrorCode, TargetError
-from domain.models import ScimAccount, User
+from domain.models import ScimAccount
 from domain.provisioning.capabilities import remember_update_method
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import apply_account
@@ -23,6 +23,7 @@ from domain.provisioning.operations import (
     succeed,
 )
 from domain.scim.errors import ScimError
+from domain.scim.paths import parse_path
 from domain.scim.payloads import USER_SCHEMA
 from domain.scim.target_schema import TargetSchema
 from domain.scim.writes import Update, update_resource
@@ -34,52 +35,6 @@ DEACTIVATE_ACCOUNT = "DEACTIVATE_ACCOUNT"
 ACTIVATE_ACCOUNT = "ACTIVATE_ACCOUNT"
 
 
-def desired_attributes(user: User, active: bool) -> dict[str, Any]:
-    """The attribute values an account of `user` should hold, by SCIM path."""
-    return {
-        "userName": user.email,
-        "name.givenName": user.given_name,
-        "name.familyName": user.family_name,
-        "displayName": user.display_name,
-        "emails": user.email,
-        "active": active,
-    }
-
-
-def current_attributes(account: ScimAccount) -> dict[str, Any]:
-    return {
-        "userName": account.user_name,
-        "name.givenName": account.given_name,
-        "name.familyName": account.family_name,
-        "displayName": account.display_name,
-        "emails": account.email,
-        "active": account.active,
-    }
-
-
-def attribute_changes(account: ScimAccount, user: User, active: bool) -> dict[str, Any]:
-    """Return the attributes whose desired value differs from the mirror's.
-
-    Strings compare case-sensitively, because a target shows what it stores.
-    """
-    current = current_attributes(account)
-    return {
-        path: value
-        for path, value in desired_attributes(user, active).items()
-        if value is not None and current.get(path) != value
-    }
-
-
-def scim_values(changes: dict[str, Any]) -> dict[str, Any]:
-    """Turn attribute changes into SCIM values; the email becomes the primary one."""
-    return {
-        path: [{"value": value, "type": "work", "primary": True}]
-        if path == "emails"
-        else value
-        for path, value in changes.items()
-    }
-
-
 def declared_changes(
     changes: dict[str, Any], schema: TargetSchema, action: str, user_name: str
 ) -> dict[str, Any]:
@@ -88,7 +43,7 @@ def declared_changes(
     An update drops the others, which the target cannot store anyway. A
     (de)activation without `active` cannot be carried out, so it raises.
     """
-    declared = {p: v for p, v in changes.items() if schema.declares(USER_SCHEMA, p)}
+    declared = {p: v for p, v in changes.items() if declares_path(schema, p)}
     dropped = sorted(set(changes) - set(declared))
     if dropped:
         logger.info("Not sending %s: the target's User schema lacks them.", dropped)
@@ -103,6 +58,15 @@ def declared_changes(
     return declared
 
 
+def declares_path(schema: TargetSchema, path: str) -> bool:
+    """Return whether the target's schemas declare a User attribute path.
+
+    An extension path is looked up in its extension's schema.
+    """
+    parsed = parse_path(path, USER_SCHEMA)
+    return schema.declares(parsed.schema_urn or USER_SCHEMA, parsed.attribute_path)
+
+
 async def change_account(
     session: AsyncSession,
     account: ScimAccount,
@@ -113,7 +77,9 @@ async def change_account(
 ) -> list[str]:
     """Write attribute `changes` to the account in the target and the mirror.
 
-    Returns the paths sent, which leave out those the target does not declare.
+    `changes` holds SCIM values by PATCH path, as `attribute_changes` returns
+    them. Returns the paths sent, which leave out those the target does not
+    declare.
     """
     connection = await require_connection(session, account.application_id)
     schema = TargetSchema.from_documents(connection.schemas)
@@ -130,7 +96,7 @@ async def change_account(
         async with open_client(connection) as client:
             if values:
                 update = await update_resource(
-                    client, "Users", USER_SCHEMA, account.scim_id, scim_values(values)
+                    client, "Users", USER_SCHEMA, account.scim_id, values
                 )
                 resource = update.resource
             else:
@@ -142,6 +108,7 @@ async def change_account(
     if update is not None and update.fell_back:
         remember_update_method(connection, update.method)
     apply_account(account, resource)
+    account.drift = account.drifted_at = None
     session.add(account)
     succeed(operation, scim_id=account.scim_id, status=200)
     await session.commit()

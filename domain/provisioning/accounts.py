@@ -34,11 +34,13 @@ async def list_accounts(
     search: str | None = None,
     linked: bool | None = None,
     suggested: bool | None = None,
+    drifted: bool | None = None,
 ) -> Page[ScimAccount]:
     """List mirrored accounts by userName; `search` matches userName, names, email.
 
     `suggested` true keeps the unlinked accounts that a user could be linked
     to (see `domain.provisioning.matching`), false keeps the others.
+    `drifted` true keeps the accounts the last refresh found drifted.
     """
     statement = (
         select(ScimAccount)
@@ -64,4 +66,7 @@ async def list_accounts(
         statement = statement.where(account_has_suggestion_clause(application_id))
     if suggested is False:
         statement = statement.where(not_(account_has_suggestion_clause(application_id)))
+    if drifted is not None:
+        drift = col(ScimAccount.drift)
+        statement = statement.where(drift.is_not(None) if drifted else drift.is_(None))
     return await fetch_page(session, statement, page)

@@ -12,6 +12,7 @@ from domain.applications import get_application
 from domain.audit import changed, record_audit, secret_change
 from domain.config import get_settings
 from domain.errors import InvalidInput, NotConnected
+from domain.mapping.store import mapping_problems_of
 from domain.models import ConnectionStatus, ScimConnection
 from domain.models.columns import utcnow
 from domain.outbound import OutboundPolicy, check_base_url, parse_base_url
@@ -184,7 +185,25 @@ async def configure_provisioning(
     _mark(connection, ConnectionStatus.CONNECTED, None)
     await session.commit()
     logger.info("Application %s connected to %s.", application_id, base_url)
+    await _log_mapping_problems(session, connection)
     return connection
+
+
+async def _log_mapping_problems(
+    session: AsyncSession, connection: ScimConnection
+) -> None:
+    """Log the mappings' problems against the schema just read.
+
+    Provisioning.mapping shows them to the admin; they are worked out again
+    on each read, so they always match the saved schema.
+    """
+    problems = await mapping_problems_of(session, connection.application_id, connection)
+    for problem in problems:
+        logger.warning(
+            "Application %s's mapping no longer fits the target: %s",
+            connection.application_id,
+            problem.message,
+        )
 
 
 def _mark(

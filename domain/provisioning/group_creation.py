@@ -13,6 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.config import get_settings
 from domain.errors import AlreadyExists, DomainError, InvalidInput
 from domain.folders import get_folder
+from domain.mapping.bodies import create_group_body
+from domain.mapping.entries import Mapping, MappingKind
+from domain.mapping.store import get_mapping
 from domain.models import Folder, FolderApplication, ScimGroup
 from domain.provisioning.capabilities import members_per_request, supports_patch
 from domain.provisioning.connection import open_client, require_connection
@@ -41,8 +44,7 @@ from domain.scim.errors import (
     ScimTransportError,
 )
 from domain.scim.lookup import Criterion, find_first
-from domain.scim.outgoing import prepare_resource
-from domain.scim.payloads import GROUP_SCHEMA, get_key, group_payload
+from domain.scim.payloads import get_key
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +115,7 @@ async def create_group(
     if existing is not None:
         return await _use_existing(session, existing, folder, trigger)
 
+    mapping = await get_mapping(session, application_id, MappingKind.GROUP)
     member_ids = await folder_member_accounts(session, application_id, folder.id)
     if supports_patch(connection):
         member_ids = member_ids[: members_per_request(connection)]
@@ -130,7 +133,7 @@ async def create_group(
 
     try:
         async with open_client(connection) as client:
-            created = await _post_or_adopt(client, folder, member_ids)
+            created = await _post_or_adopt(client, folder, mapping, member_ids)
     except _ForeignGroup as taken:
         logger.info("Group name of folder %s is taken in the target.", folder.id)
         group = await upsert_group(session, application_id, taken.resource)
@@ -214,7 +217,7 @@ async def _sync_members(
 
 
 async def _post_or_adopt(
-    client: ScimClient, folder: Folder, member_ids: list[str]
+    client: ScimClient, folder: Folder, mapping: Mapping, member_ids: list[str]
 ) -> _Created:
     """POST the folder's group; on 409 or a lost response, adopt the folder's own.
 
@@ -223,10 +226,7 @@ async def _post_or_adopt(
     `_ForeignGroup`, chained to the 409. A POST that succeeds without
     returning the group is followed by a lookup.
     """
-    payload = group_payload(
-        display_name=folder.name, external_id=str(folder.id), member_ids=member_ids
-    )
-    payload = prepare_resource(payload, GROUP_SCHEMA, client.schema)
+    payload = create_group_body(mapping, folder, member_ids, client.schema)
     try:
         created = await client.create("Groups", payload)
     except ScimConflict as exc:

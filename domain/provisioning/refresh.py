@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.automation.drift import detect_drift
 from domain.config import get_settings
 from domain.db import session_scope
 from domain.errors import DomainError
@@ -164,6 +165,7 @@ async def _refresh(run: RefreshRun) -> RefreshStatus:
             remove_missing=groups.complete,
             listing_started_at=run.started_at,
         )
+        drifted = await detect_drift(session, run.application_id)
     await _finish(
         run_id,
         RefreshStatus.SUCCEEDED,
@@ -173,10 +175,11 @@ async def _refresh(run: RefreshRun) -> RefreshStatus:
         total_groups=len(groups.resources),
     )
     logger.info(
-        "Refresh %s read %d accounts and %d groups.",
+        "Refresh %s read %d accounts and %d groups; %d accounts drifted.",
         run_id,
         len(users.resources),
         len(groups.resources),
+        drifted,
     )
     return RefreshStatus.SUCCEEDED
 

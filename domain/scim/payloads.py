@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from scim2_models import Context, Email, GroupMember, Name, PatchOp, PatchOperation
+from scim2_models import Context, Email, Name, PatchOp, PatchOperation
 from scim2_models import Group as ScimGroup
 from scim2_models import User as ScimUser
 
@@ -264,21 +264,6 @@ def user_payload(
         external_id=external_id,
     )
     payload: dict[str, Any] = user.model_dump(
-        scim_ctx=Context.RESOURCE_CREATION_REQUEST
-    )
-    return payload
-
-
-def group_payload(
-    *, display_name: str, external_id: str, member_ids: list[str]
-) -> dict[str, Any]:
-    """Build the body of a SCIM Group creation request (RFC 7643 4.2)."""
-    group = ScimGroup(
-        display_name=display_name,
-        external_id=external_id,
-        members=[GroupMember(value=member_id) for member_id in member_ids] or None,
-    )
-    payload: dict[str, Any] = group.model_dump(
         scim_ctx=Context.RESOURCE_CREATION_REQUEST
     )
     return payload

@@ -25,6 +25,8 @@ class AttributeDefinition:
     multi_valued: bool
     #: Sub-attributes by lowercase name; empty when the target lists none.
     sub_attributes: dict[str, AttributeDefinition] = field(default_factory=dict)
+    required: bool = False
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class TargetSchema:
                 continue
             schemas[urn.lower()] = _definitions(attributes)
         return cls(schemas)
+
+    def attributes(self, urn: str) -> list[AttributeDefinition]:
+        """Return the top-level attributes of schema `urn`, in published order."""
+        return list(self.schemas.get(urn.lower(), {}).values())
 
     def knows(self, urn: str) -> bool:
         return urn.lower() in self.schemas
@@ -91,8 +97,14 @@ def _definitions(attributes: list[Any]) -> dict[str, AttributeDefinition]:
             else (),
             multi_valued=parse_bool(get_key(attribute, "multiValued")) is True,
             sub_attributes=_definitions(subs) if isinstance(subs, list) else {},
+            required=parse_bool(get_key(attribute, "required")) is True,
+            description=_text(get_key(attribute, "description")),
         )
     return definitions
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _lower(value: Any) -> str | None:

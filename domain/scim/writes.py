@@ -10,6 +10,7 @@ from domain.scim.capabilities import UpdateMethod
 from domain.scim.client import ScimClient, patch_request
 from domain.scim.errors import ScimMisrouted, ScimNotFound, ScimResponseError
 from domain.scim.outgoing import prepare_resource, unqualified
+from domain.scim.paths import parse_path
 from domain.scim.payloads import get_key, resource_id
 
 logger = logging.getLogger(__name__)
@@ -123,18 +124,36 @@ async def _replace(
 
 
 def merge_values(resource: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """Apply attribute `values` to a copy of a resource, matching keys in any case."""
+    """Apply attribute `values` to a copy of a resource, matching keys in any case.
+
+    A path under an extension's URN sets the value inside that extension's
+    object, and adds the URN to `schemas` when the resource lists them.
+    """
     merged = dict(resource)
-    for path, value in values.items():
-        if "." not in path:
-            _set_key(merged, path, value)
+    for text, value in values.items():
+        path = parse_path(text, "")
+        container = merged
+        if path.schema_urn is not None:
+            extension = get_key(merged, path.schema_urn)
+            container = dict(extension) if isinstance(extension, dict) else {}
+            _set_key(merged, path.schema_urn, container)
+            _list_schema(merged, path.schema_urn)
+        if path.sub_attribute is None:
+            _set_key(container, path.attribute, value)
             continue
-        parent_name, sub_name = path.split(".", 1)
-        parent = get_key(merged, parent_name)
+        parent = get_key(container, path.attribute)
         parent = dict(parent) if isinstance(parent, dict) else {}
-        _set_key(parent, sub_name, value)
-        _set_key(merged, parent_name, parent)
+        _set_key(parent, path.sub_attribute, value)
+        _set_key(container, path.attribute, parent)
     return merged
+
+
+def _list_schema(resource: dict[str, Any], urn: str) -> None:
+    schemas = get_key(resource, "schemas")
+    if not isinstance(schemas, list):
+        return
+    if urn.lower() not in {str(s).lower() for s in schemas}:
+        _set_key(resource, "schemas", [*schemas, urn])
 
 
 def _set_key(document: dict[str, Any], key: str, value: Any) -> None:

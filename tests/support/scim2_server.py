@@ -139,6 +139,17 @@ class ScimTenant:
         response = self._request("PATCH", f"/Groups/{group_id}", json=payload)
         assert response.status_code in (200, 204), response.text
 
+    def replace_attribute(
+        self, resource: str, scim_id: str, path: str, value: Any
+    ) -> None:
+        """PATCH one attribute, as an admin of the target application would."""
+        payload = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": path, "value": value}],
+        }
+        response = self._request("PATCH", f"/{resource}/{scim_id}", json=payload)
+        assert response.status_code in (200, 204), response.text
+
     def delete_user(self, scim_id: str) -> None:
         assert self._request("DELETE", f"/Users/{scim_id}").status_code == 204
 

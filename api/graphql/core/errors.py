@@ -8,7 +8,7 @@ from typing import TypeVar
 import strawberry
 
 from api.graphql.core.context import Info
-from domain.errors import DomainError
+from domain.errors import DomainError, DomainErrors
 from domain.errors import ErrorCode as DomainErrorCode
 from jobs.relay import nudge as nudge_relay
 
@@ -33,6 +33,13 @@ class UserError:
     def from_domain(cls, error: DomainError) -> UserError:
         return cls(code=error.code, message=error.message, field=error.field)
 
+    @classmethod
+    def list_from_domain(cls, error: DomainError) -> list[UserError]:
+        """Return one error per failure that `error` carries."""
+        if isinstance(error, DomainErrors):
+            return [cls.from_domain(each) for each in error.errors]
+        return [cls.from_domain(error)]
+
 
 async def run_mutation(
     info: Info, action: Callable[[], Awaitable[T]]
@@ -47,7 +54,7 @@ async def run_mutation(
         result = await action()
     except DomainError as error:
         await session.rollback()
-        return None, [UserError.from_domain(error)]
+        return None, UserError.list_from_domain(error)
     await session.commit()
     nudge_relay()
     return result, []

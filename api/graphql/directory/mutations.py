@@ -14,8 +14,12 @@ from api.graphql.core.errors import UserError, run_mutation
 from api.graphql.core.ids import decode_id
 from api.graphql.directory.types import Application, Folder, User
 from domain import access, applications, folders, models, users
+from domain.profile import ProfileInput
 
 P = TypeVar("P")
+
+KEEP_OR_CLEAR = "Unchanged if null; an empty string clears it."
+
 Change = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[object]]
 
 
@@ -35,6 +39,15 @@ class CreateUserInput:
     email: str
     given_name: str | None = None
     family_name: str | None = None
+    title: str | None = None
+    department: str | None = None
+    phone_number: str | None = strawberry.field(
+        default=None, description="Digits with optional +, such as +44 20 7946 0958."
+    )
+    preferred_language: str | None = strawberry.field(
+        default=None, description="A BCP 47 language tag, such as en or en-GB."
+    )
+    employee_number: str | None = None
 
 
 @strawberry.input
@@ -46,6 +59,15 @@ class UpdateUserInput:
     )
     family_name: str | None = strawberry.field(
         default=None, description="Unchanged if null; an empty string clears it."
+    )
+    title: str | None = strawberry.field(default=None, description=KEEP_OR_CLEAR)
+    department: str | None = strawberry.field(default=None, description=KEEP_OR_CLEAR)
+    phone_number: str | None = strawberry.field(default=None, description=KEEP_OR_CLEAR)
+    preferred_language: str | None = strawberry.field(
+        default=None, description=KEEP_OR_CLEAR
+    )
+    employee_number: str | None = strawberry.field(
+        default=None, description=KEEP_OR_CLEAR
     )
 
 
@@ -172,6 +194,16 @@ class RevokeAccessPayload:
     errors: list[UserError]
 
 
+def _profile(input: CreateUserInput | UpdateUserInput) -> ProfileInput:
+    return ProfileInput(
+        title=input.title,
+        department=input.department,
+        phone_number=input.phone_number,
+        preferred_language=input.preferred_language,
+        employee_number=input.employee_number,
+    )
+
+
 def _user(user: models.User | None) -> User | None:
     return User.from_model(user) if user else None
 
@@ -216,11 +248,12 @@ class DirectoryMutations:
                 email=input.email,
                 given_name=input.given_name,
                 family_name=input.family_name,
+                profile=_profile(input),
             ),
         )
         return CreateUserPayload(user=user, errors=errors)
 
-    @strawberry.mutation(description="Change a user's email or names.")
+    @strawberry.mutation(description="Change a user's email, names or profile.")
     async def update_user(
         self, info: Info, input: UpdateUserInput
     ) -> UpdateUserPayload:
@@ -231,6 +264,7 @@ class DirectoryMutations:
                 email=input.email,
                 given_name=input.given_name,
                 family_name=input.family_name,
+                profile=_profile(input),
             )
 
         user, errors = await _change_user(info, action)

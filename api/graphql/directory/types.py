@@ -29,6 +29,13 @@ class User(relay.Node):
     given_name: str | None
     family_name: str | None
     display_name: str
+    title: str | None
+    department: str | None
+    phone_number: str | None
+    preferred_language: str | None = strawberry.field(
+        description="A BCP 47 language tag, such as en-GB."
+    )
+    employee_number: str | None
     active: bool
     created_at: datetime
     updated_at: datetime
@@ -41,6 +48,11 @@ class User(relay.Node):
             given_name=user.given_name,
             family_name=user.family_name,
             display_name=user.display_name,
+            title=user.title,
+            department=user.department,
+            phone_number=user.phone_number,
+            preferred_language=user.preferred_language,
+            employee_number=user.employee_number,
             active=user.active,
             created_at=user.created_at,
             updated_at=user.updated_at,

@@ -17,9 +17,13 @@ from api.graphql.core.context import Info
 from api.graphql.core.nodes import load_models
 from api.graphql.core.permissions import require_admin
 from api.graphql.directory.types import Folder, User
+from api.graphql.mapping.types import AttributeMappings, ResourceMapping, ScimAttribute
 from domain import models
 from domain.automation.settings import get_provisioning_settings
 from domain.folders import folders_by_ids
+from domain.mapping.entries import MappingKind
+from domain.mapping.store import connection_schema, get_mappings
+from domain.mapping.validate import mapping_problems
 from domain.models import ConnectionStatus, OperationStatus, RefreshStatus
 from domain.provisioning import accounts as account_domain
 from domain.provisioning import groups as group_domain
@@ -110,6 +114,19 @@ class RefreshRun(relay.Node):
         return [cls.from_model(row) if row else None for row in rows]
 
 
+@strawberry.type(
+    description="An attribute whose value in the target differs from SmartLink's."
+)
+class AttributeDrift:
+    path: str = strawberry.field(description="The SCIM attribute path.")
+    expected: JSON | None = strawberry.field(
+        description="The value SmartLink would send."
+    )
+    actual: JSON | None = strawberry.field(
+        description="The value the target held at the last refresh."
+    )
+
+
 @strawberry.type(description="An account (SCIM User) in the target application.")
 class ScimAccount(relay.Node):
     id: relay.NodeID[str]
@@ -129,6 +146,14 @@ class ScimAccount(relay.Node):
         description="For an unlinked account, a user with no account in the app "
         "whose id is its externalId, or whose email is its userName or email; "
         "link them with associateMembership.",
+    )
+    drift: list[AttributeDrift] = strawberry.field(
+        description="For a linked account, the attributes that differ from "
+        "SmartLink's values at the last refresh; empty when none do. The "
+        "Settings tab's metadata update mode settles them."
+    )
+    drifted_at: datetime | None = strawberry.field(
+        description="When the last refresh found the drift."
     )
     raw_json: strawberry.Private[dict[str, Any]]
     refreshed_at: datetime
@@ -159,6 +184,15 @@ class ScimAccount(relay.Node):
             external_id=account.external_id,
             user=user,
             suggested_user=suggested_user,
+            drift=[
+                AttributeDrift(
+                    path=item["path"],
+                    expected=item.get("expected"),
+                    actual=item.get("actual"),
+                )
+                for item in account.drift or []
+            ],
+            drifted_at=account.drifted_at,
             raw_json=account.raw,
             refreshed_at=account.refreshed_at,
         )
@@ -276,6 +310,16 @@ class ScimSchema:
     service_provider_config: JSON
     resource_types: JSON
     schemas: JSON
+    user_attributes: list[ScimAttribute] = strawberry.field(
+        description="The attributes a user mapping may name, extensions included."
+    )
+    group_attributes: list[ScimAttribute] = strawberry.field(
+        description="The attributes a group mapping may name."
+    )
+    notice: str | None = strawberry.field(
+        description="Set when the attributes come from RFC 7643 because the "
+        "target published no schema, or not all."
+    )
 
 
 @strawberry.type(description="Whether the target supports a feature.")
@@ -456,6 +500,13 @@ class Provisioning:
                 "suggested user; false lists the other accounts."
             ),
         ] = None,
+        drifted: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="True lists only the accounts that drifted from "
+                "SmartLink's values at the last refresh; false lists the others."
+            ),
+        ] = None,
     ) -> Connection[ScimAccount]:
         page = await account_domain.list_accounts(
             info.context.session,
@@ -464,6 +515,7 @@ class Provisioning:
             search=search,
             linked=linked,
             suggested=suggested,
+            drifted=drifted,
         )
         nodes = iter(await ScimAccount.from_models(info, page.items))
         return Connection.from_page(page, lambda _: next(nodes))
@@ -539,11 +591,43 @@ class Provisioning:
         connection = await get_connection(info.context.session, self.application_id)
         if connection is None or not _discovered(connection):
             return None
+        checked = connection_schema(connection)
         return ScimSchema(
             # A target may publish no ServiceProviderConfig at all.
             service_provider_config=connection.service_provider_config or {},
             resource_types=connection.resource_types or [],
             schemas=connection.schemas or [],
+            user_attributes=[
+                ScimAttribute.from_domain(a)
+                for a in checked.listed_attributes(MappingKind.USER)
+            ],
+            group_attributes=[
+                ScimAttribute.from_domain(a)
+                for a in checked.listed_attributes(MappingKind.GROUP)
+            ],
+            notice=checked.notice,
+        )
+
+    @strawberry.field(
+        description="The user and group mappings, checked against the target's "
+        "schema; the defaults until updateAttributeMapping saves one."
+    )
+    async def mapping(self, info: Info) -> AttributeMappings:
+        session = info.context.session
+        connection = await get_connection(session, self.application_id)
+        checked = connection_schema(connection)
+        mappings = await get_mappings(session, self.application_id)
+        user = mappings[MappingKind.USER]
+        group = mappings[MappingKind.GROUP]
+        user_problems = mapping_problems(user, checked)
+        group_problems = mapping_problems(group, checked)
+        user_view = ResourceMapping.from_domain(user, user_problems)
+        group_view = ResourceMapping.from_domain(group, group_problems)
+        return AttributeMappings(
+            user=user_view,
+            group=group_view,
+            problems=user_view.problems + group_view.problems,
+            notice=checked.notice,
         )
 
     @strawberry.field(description="The Settings tab.")

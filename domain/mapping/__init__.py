@@ -1,0 +1,1 @@
+"""Attribute mappings: which SCIM attribute receives which SmartLink value."""
