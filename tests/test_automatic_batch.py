@@ -20,6 +20,7 @@ from tests.support.fixtures import (
     update_settings,
 )
 from tests.support.graphql import GraphQLClient
+from tests.support.mapping import update_mapping, with_entries
 from tests.support.scim2_server import ScimTenant
 
 REVOKE = """
@@ -128,3 +129,24 @@ async def test_batch_skips_unknown_events(
     api: GraphQLClient, scim_target: ScimTenant, job_worker: None
 ) -> None:
     assert await process_events([uuid.uuid4()]) == {}
+
+
+async def test_batch_creation_follows_mapping(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    nick = {"path": "nickName", "source": "TEMPLATE", "value": "nick-{email}"}
+    mapped = await update_mapping(api, application_id, "USER", with_entries(nick))
+    assert mapped["errors"] == []
+    emails = ["ada@example.org", "bob@example.org"]
+    for email in emails:
+        await grant_access(api, await create_user(api, email), application_id)
+    event_ids = [event.id for event in await _events()]
+
+    outcomes = await process_events(event_ids)
+
+    assert outcomes == dict.fromkeys(event_ids, Outcome.DONE)
+    accounts = _accounts(scim_target)
+    assert sorted(accounts) == emails
+    for email in emails:
+        assert accounts[email]["nickName"] == f"nick-{email}"
