@@ -475,6 +475,9 @@ async def test_refresh_without_redis(
     assert (await _accounts(api, application_id))["totalCount"] == 5
     output = embedded_deployment.output()
     assert "In-process job worker started" in output
-    assert f"Refresh {_uuid(second_id)} read 5 accounts and 0 groups; 0 accounts drifted." in output
+    finished = (
+        f"Refresh {_uuid(second_id)} read 5 accounts and 0 groups; 0 accounts drifted."
+    )
+    assert finished in output
     assert _lines_with(output, target.token) == []
     assert _lines_with(output, embedded_client.token.removeprefix("slk_")) == []
