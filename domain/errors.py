@@ -82,7 +82,7 @@ class NotConnected(DomainError):
 
 
 class DryRun(DomainError):
-    """Raised when dry run withheld a write: the request was logged, not sent."""
+    """Raised when dry run withheld a write, which was logged and not sent."""
 
     code = ErrorCode.DRY_RUN
 

@@ -128,11 +128,11 @@ async def test_interval_kept_when_left_out(api: GraphQLClient) -> None:
     await update_settings(api, application_id, refreshInterval=15)
 
     await update_settings(api, application_id, userGainsAccess="NOTIFICATION")
-    kept = await _schedule(api, application_id)
+    unchanged = await _schedule(api, application_id)
     await update_settings(api, application_id, refreshInterval=None)
     cleared = await _schedule(api, application_id)
 
-    assert kept["settings"]["refreshInterval"] == 15
+    assert unchanged["settings"]["refreshInterval"] == 15
     assert cleared["settings"]["refreshInterval"] is None
 
 
@@ -194,8 +194,8 @@ async def test_interval_off_never_queues(
 async def test_application_without_schedule_row(
     api: GraphQLClient, scim_target: ScimTenant, job_worker: None
 ) -> None:
-    """An application connected before scheduling existed has no row; the
-    scheduler gives it one and refreshes it."""
+    """An application connected before scheduling existed has no row, so the
+    scheduler gives it one and queues a refresh."""
     application_id = await _connected(api, scim_target, interval=5)
     async with session_scope() as session:
         schedule = await session.get(
@@ -253,13 +253,13 @@ async def test_two_runs_never_overlap(
         second = RefreshRun(application_id=decoded)
         session.add_all([first, second])
     reading = 0
-    most_reading = 0
+    max_reading = 0
     read_target = refresh_module._read_target
 
     async def counted(run: RefreshRun) -> Any:
-        nonlocal reading, most_reading
+        nonlocal reading, max_reading
         reading += 1
-        most_reading = max(most_reading, reading)
+        max_reading = max(max_reading, reading)
         try:
             # Long enough for the other run to try to start meanwhile.
             await asyncio.sleep(0.5)
@@ -271,7 +271,7 @@ async def test_two_runs_never_overlap(
 
     statuses = await asyncio.gather(run_refresh(first.id), run_refresh(second.id))
 
-    assert most_reading == 1
+    assert max_reading == 1
     assert statuses.count(RefreshStatus.SUCCEEDED) == 1
     assert statuses.count(None) == 1
     runs = {run.id: run for run in await _runs(application_id)}
@@ -298,16 +298,18 @@ async def test_lapsed_lease_passes_to_next_run(
     async with session_scope() as session:
         assert await take_lease(session, decoded, dead, now=now) is None
     async with session_scope() as session:
-        held = await take_lease(session, decoded, live, now=now + timedelta(seconds=1))
+        holder = await take_lease(
+            session, decoded, live, now=now + timedelta(seconds=1)
+        )
     async with session_scope() as session:
-        taken = await take_lease(
+        takeover_holder = await take_lease(
             session, decoded, live, now=now + LEASE_DURATION + timedelta(seconds=1)
         )
     async with session_scope() as session:
         dead_renewed = await renew_lease(session, decoded, dead)
         live_renewed = await renew_lease(session, decoded, live)
 
-    assert held == dead
-    assert taken is None
+    assert holder == dead
+    assert takeover_holder is None
     assert dead_renewed is False
     assert live_renewed is True

@@ -96,7 +96,7 @@ class ProvisioningSettings(SQLModel, table=True):
     guard_window_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     guard_window_removals: int = 0
     #: While true, writes to the target are recorded as dry-run operations
-    #: and not sent; reads still go out.
+    #: and not sent, but reads still go out.
     dry_run: bool = False
     #: Minutes between scheduled refreshes; None turns them off.
     refresh_interval: int | None = Field(default_factory=default_refresh_interval)

@@ -74,7 +74,7 @@ async def request_refresh(
 
     run = RefreshRun(application_id=application_id)
     session.add(run)
-    # The row must exist before a worker claims the run; see `take_lease`.
+    # The row must exist before a worker claims the run (see `take_lease`).
     await get_schedule(session, application_id)
     await session.flush()
     return run, True
@@ -210,7 +210,9 @@ async def _refresh(run: RefreshRun) -> RefreshStatus:
             )
     if not leased:
         await _finish(run, RefreshStatus.FAILED, error=LEASE_LOST)
-        logger.warning("Refresh %s lost its lease; mirror left as it was.", run_id)
+        logger.warning(
+            "Refresh %s lost its lease, so the mirror stays as it was.", run_id
+        )
         return RefreshStatus.FAILED
     await _finish(
         run,

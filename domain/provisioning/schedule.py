@@ -77,7 +77,7 @@ async def due_applications(session: AsyncSession, now: datetime) -> list[uuid.UU
 
 
 def next_refresh(interval: int | None, after: datetime) -> datetime | None:
-    """Return when a refresh is due `interval` minutes after `after`; None if off."""
+    """Return when a refresh is due `interval` minutes after `after`, or None if off."""
     return after + timedelta(minutes=interval) if interval else None
 
 
@@ -113,7 +113,7 @@ async def take_lease(
     now = now or utcnow()
     schedule = await get_schedule(session, application_id)
     await session.flush()
-    taken = await session.exec(  # type: ignore[call-overload]
+    claimed = await session.exec(  # type: ignore[call-overload]
         update(RefreshSchedule)
         .where(col(RefreshSchedule.application_id) == application_id)
         .where(
@@ -126,7 +126,7 @@ async def take_lease(
         .values(lease_run_id=run_id, lease_expires_at=now + LEASE_DURATION)
         .execution_options(synchronize_session=False)
     )
-    if taken.rowcount == 1:
+    if claimed.rowcount == 1:
         return None
     await session.refresh(schedule)
     return schedule.lease_run_id
@@ -135,7 +135,7 @@ async def take_lease(
 async def renew_lease(
     session: AsyncSession, application_id: uuid.UUID, run_id: uuid.UUID
 ) -> bool:
-    """Extend the lease of `run_id`; returns False when the run no longer holds it."""
+    """Extend the lease of `run_id`, or return False when the run lost it."""
     renewed = await session.exec(  # type: ignore[call-overload]
         update(RefreshSchedule)
         .where(col(RefreshSchedule.application_id) == application_id)
