@@ -313,3 +313,38 @@ async def test_lapsed_lease_passes_to_next_run(
     assert takeover_holder is None
     assert dead_renewed is False
     assert live_renewed is True
+
+
+async def test_run_that_lost_lease_keeps_mirror(
+    api: GraphQLClient,
+    scim_target: ScimTenant,
+    job_worker: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run whose lease went to another run while it read the target leaves
+    the mirror to that run."""
+    application_id = await _connected(api, scim_target, interval=5)
+    decoded = uuid.UUID(node_uuid(application_id))
+    scim_target.create_user("late@example.org")
+    async with session_scope() as session:
+        run = RefreshRun(application_id=decoded)
+        session.add(run)
+    read_target = refresh_module._read_target
+
+    async def read_then_lose_lease(reading: RefreshRun) -> Any:
+        listings = await read_target(reading)
+        async with session_scope() as session:
+            schedule = await session.get(RefreshSchedule, decoded)
+            assert schedule is not None
+            schedule.lease_run_id = uuid.uuid4()
+        return listings
+
+    monkeypatch.setattr(refresh_module, "_read_target", read_then_lose_lease)
+
+    status = await run_refresh(run.id)
+
+    assert status is RefreshStatus.FAILED
+    [finished] = [r for r in await _runs(application_id) if r.id == run.id]
+    assert finished.error == refresh_module.LEASE_LOST
+    provisioning = await _schedule(api, application_id)
+    assert provisioning["accounts"]["totalCount"] == 0

@@ -158,8 +158,9 @@ async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
 
     The mirror changes in one transaction at the end, so a refresh that fails
     half-way leaves the previous mirror as it was. Returns the final status, or
-    None when the run was not queued (already done or taken by another worker).
-    An unexpected exception marks the run FAILED before it propagates.
+    None when the run was not queued (already done or taken by another worker),
+    or when it ended unrun because another run held the lease. An unexpected
+    exception marks the run FAILED before it propagates.
     """
     run = await _claim(run_id)
     if run is None:
@@ -190,24 +191,26 @@ async def _refresh(run: RefreshRun) -> RefreshStatus:
     # compares the worker's clock with that of the process that wrote the row.
     assert run.started_at is not None
     async with session_scope() as session:
-        # Renewing first also fences: a run whose lease lapsed and went to
-        # another run must not overwrite the newer run's mirror.
+        await replace_accounts(
+            session,
+            run.application_id,
+            users.resources,
+            remove_missing=users.complete,
+            listing_started_at=run.started_at,
+        )
+        await replace_groups(
+            session,
+            run.application_id,
+            groups.resources,
+            remove_missing=groups.complete,
+            listing_started_at=run.started_at,
+        )
+        # Renewing in the same transaction also fences: a run whose lease
+        # lapsed and went to another run must not overwrite the newer run's
+        # mirror, so its changes are rolled back.
         leased = await renew_lease(session, run.application_id, run_id)
-        if leased:
-            await replace_accounts(
-                session,
-                run.application_id,
-                users.resources,
-                remove_missing=users.complete,
-                listing_started_at=run.started_at,
-            )
-            await replace_groups(
-                session,
-                run.application_id,
-                groups.resources,
-                remove_missing=groups.complete,
-                listing_started_at=run.started_at,
-            )
+        if not leased:
+            await session.rollback()
     if not leased:
         await _finish(run, RefreshStatus.FAILED, error=LEASE_LOST)
         logger.warning(
@@ -282,10 +285,11 @@ async def _read_target(run: RefreshRun) -> tuple[Listing, Listing]:
 async def _progress(run: RefreshRun, **values: int | None) -> None:
     """Store the counts read so far, and renew the run's lease."""
     async with session_scope() as session:
+        # The schedule row before the run's, as in `_end`.
+        await renew_lease(session, run.application_id, run.id)
         await session.exec(  # type: ignore[call-overload]
             update(RefreshRun).where(col(RefreshRun.id) == run.id).values(**values)
         )
-        await renew_lease(session, run.application_id, run.id)
 
 
 async def _finish(run: RefreshRun, status: RefreshStatus, **values: object) -> None:
@@ -301,11 +305,17 @@ async def _end(
     error: str | None = None,
     **values: object,
 ) -> None:
-    """Mark the run finished, release its lease, and schedule the next refresh."""
+    """Mark the run finished, release its lease, and schedule the next refresh.
+
+    The schedule row is locked before the run's row, the order in which the
+    test suite's cleanup deletes them; the other order deadlocked there on
+    PostgreSQL.
+    """
     finished_at = utcnow()
+    await end_refresh(session, application_id, run_id, status, finished_at)
+    await session.flush()
     await session.exec(  # type: ignore[call-overload]
         update(RefreshRun)
         .where(col(RefreshRun.id) == run_id)
         .values(status=status, finished_at=finished_at, error=error, **values)
     )
-    await end_refresh(session, application_id, run_id, status, finished_at)
