@@ -50,7 +50,5 @@ class Scheduler:
         # NOTE: while the broker is down, an unsent QUEUED run keeps new
         # refreshes of its application coalesced into it until it goes stale
         # (refresh.STALE_AFTER, 30 minutes) or serve restarts.
-        run_ids = await queue_due_refreshes()
-        for run_id in run_ids:
-            enqueue_refresh(run_id)
+        run_ids = await queue_due_refreshes(send=enqueue_refresh)
         return len(run_ids)

@@ -163,9 +163,9 @@ async def test_refresh_runs_when_due(
     scim_target.create_user("new@example.org")
 
     early = await queue_due_refreshes(now=due_at - timedelta(seconds=1))
-    queued = await queue_due_refreshes(now=due_at + timedelta(seconds=1))
-    for run_id in queued:
-        enqueue_refresh(run_id)
+    queued = await queue_due_refreshes(
+        now=due_at + timedelta(seconds=1), send=enqueue_refresh
+    )
     await wait_until(lambda: _all_finished(application_id), what="scheduled refresh")
 
     after = await _schedule(api, application_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from domain.automation.settings import get_provisioning_settings
@@ -16,11 +17,15 @@ from domain.provisioning.schedule import due_applications, get_schedule, next_re
 logger = logging.getLogger(__name__)
 
 
-async def queue_due_refreshes(now: datetime | None = None) -> list[uuid.UUID]:
-    """Queue a refresh of each application due at `now`; return the new runs.
+async def queue_due_refreshes(
+    now: datetime | None = None,
+    send: Callable[[uuid.UUID], None] | None = None,
+) -> list[uuid.UUID]:
+    """Queue a refresh of each application due at `now`, and return the new runs.
 
-    The caller enqueues a job for each returned run. A refresh already under
-    way is not queued again. Several schedulers may run at once, in several
+    `send` gets each new run's id as soon as its run is committed, so its job
+    does not wait for the rest of the pass, which commits once per application.
+    A refresh already under way is not queued again. Several schedulers may run at once, in several
     processes: each application is handled under its connection row's lock,
     and its next refresh is set before the lock is released.
     """
@@ -42,6 +47,8 @@ async def queue_due_refreshes(now: datetime | None = None) -> list[uuid.UUID]:
             continue
         if run_id is not None:
             run_ids.append(run_id)
+            if send is not None:
+                send(run_id)
     return run_ids
 
 
