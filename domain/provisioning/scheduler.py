@@ -25,9 +25,10 @@ async def queue_due_refreshes(
 
     `send` gets each new run's id as soon as its run is committed, so its job
     does not wait for the rest of the pass, which commits once per application.
-    A refresh already under way is not queued again. Several schedulers may run at once, in several
-    processes: each application is handled under its connection row's lock,
-    and its next refresh is set before the lock is released.
+    A refresh already under way is not queued again. Several schedulers may
+    run at once, in several processes: each application is handled under its
+    connection row's lock, and its next refresh is set before the lock is
+    released.
     """
     now = now or utcnow()
     async with session_scope() as session:
