@@ -285,7 +285,7 @@ async def _read_target(run: RefreshRun) -> tuple[Listing, Listing]:
 async def _progress(run: RefreshRun, **values: int | None) -> None:
     """Store the counts read so far, and renew the run's lease."""
     async with session_scope() as session:
-        # The schedule row before the run's, as in `_end`.
+        # Write the schedule row before the run's row, as `_end` does.
         await renew_lease(session, run.application_id, run.id)
         await session.exec(  # type: ignore[call-overload]
             update(RefreshRun).where(col(RefreshRun.id) == run.id).values(**values)
@@ -307,9 +307,9 @@ async def _end(
 ) -> None:
     """Mark the run finished, release its lease, and schedule the next refresh.
 
-    The schedule row is locked before the run's row, the order in which the
-    test suite's cleanup deletes them; the other order deadlocked there on
-    PostgreSQL.
+    It writes the schedule row before the run's row, because the test suite's
+    cleanup deletes them in that order. The other order deadlocked against
+    that cleanup on PostgreSQL.
     """
     finished_at = utcnow()
     await end_refresh(session, application_id, run_id, status, finished_at)
