@@ -17,6 +17,7 @@ from api.graphql.view import SessionMiddleware, create_graphql_view
 from domain.db import dispose_engines
 from domain.secrets import encryption_keys
 from jobs import relay
+from jobs.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ def create_app(*, run_worker: bool = True) -> Starlette:
             logger.info("Queued again %d refreshes left pending.", requeued)
         relay.current = relay.Relay()
         relay.current.start()
+        scheduler = Scheduler()
+        scheduler.start()
         yield
+        await scheduler.stop()
         await relay.current.stop()
         relay.current = None
         if worker is not None:

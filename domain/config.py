@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     #: announcing a smaller `bulk.maxOperations` gets that many instead.
     # NOTE: 100 is a guess at a size every target accepts; no standard sets one.
     scim_members_per_request: int = Field(default=100, gt=0)
+    #: Minutes between scheduled refreshes that new applications get; 0 turns
+    #: them off, as the test suite does.
+    default_refresh_interval: int = Field(default=60, ge=0)
+    #: Seconds between two looks of the refresh scheduler for due applications.
+    scheduler_poll: float = Field(default=30.0, gt=0)
     #: Whether GraphQL serves introspection queries (`__schema`, `__type`).
     graphql_introspection: bool = True
     #: Whether GraphQL errors suggest similar names ("Did you mean ...?").

@@ -29,6 +29,7 @@ class ErrorCode(enum.Enum):
     NOT_APPLICABLE = "NOT_APPLICABLE"
     NO_ACCESS = "NO_ACCESS"
     TICKET_CLOSED = "TICKET_CLOSED"
+    DRY_RUN = "DRY_RUN"
 
 
 class DomainError(Exception):
@@ -78,6 +79,12 @@ class NotConnected(DomainError):
     """Raised when a provisioning action needs a connected SCIM target."""
 
     code = ErrorCode.NOT_CONNECTED
+
+
+class DryRun(DomainError):
+    """Raised when dry run withheld a write, which was logged and not sent."""
+
+    code = ErrorCode.DRY_RUN
 
 
 class TargetError(DomainError):

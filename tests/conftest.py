@@ -20,6 +20,8 @@ os.environ["SMARTLINK_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
     secrets.token_bytes(32)
 ).decode()
 os.environ.pop("SMARTLINK_REDIS_URL", None)
+# Scheduled refreshes stay off unless a test turns them on for an application.
+os.environ["SMARTLINK_DEFAULT_REFRESH_INTERVAL"] = "0"
 
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
 

@@ -10,18 +10,25 @@ fresh SQLite file of their own otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
+from sqlalchemy import update
+from sqlmodel import col
 
+from domain.db import create_engine
+from domain.models import RefreshSchedule
+from domain.models.columns import utcnow
 from tests.support.fixtures import (
     CONFIGURE,
     create_application,
@@ -149,6 +156,8 @@ def _deployment_env(data_dir: Path, **settings: str) -> dict[str, str]:
         # DEBUG logs the most, so a secret in any log line shows up.
         SMARTLINK_LOG_LEVEL="DEBUG",
         PYTHONUNBUFFERED="1",
+        # Tests make a refresh due by moving its time, then wait for this poll.
+        SMARTLINK_SCHEDULER_POLL="0.2",
         **settings,
     )
 
@@ -475,9 +484,79 @@ async def test_refresh_without_redis(
     assert (await _accounts(api, application_id))["totalCount"] == 5
     output = embedded_deployment.output()
     assert "In-process job worker started" in output
-    finished = (
-        f"Refresh {_uuid(second_id)} read 5 accounts and 0 groups; 0 accounts drifted."
-    )
-    assert finished in output
+    summary = f"Refresh {_uuid(second_id)} read 5 accounts and 0 groups"
+    assert f"{summary}; 0 accounts drifted." in output
     assert _lines_with(output, target.token) == []
     assert _lines_with(output, embedded_client.token.removeprefix("slk_")) == []
+
+
+SCHEDULE = """
+query($id: ID!) {
+  node(id: $id) {
+    ... on Application {
+      provisioning {
+        lastRefreshedAt nextRefreshAt
+        lastRefresh { id status totalAccounts }
+      }
+    }
+  }
+}
+"""
+
+
+async def _make_due(deployment: Deployment, application_id: str) -> None:
+    """Move the application's next refresh into the past, in the deployment's
+    own database, as if its interval had gone by."""
+    data_dir = Path(deployment.env["SMARTLINK_DATA_DIR"]).resolve()
+    url = deployment.env.get(
+        "SMARTLINK_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'smartlink.db'}"
+    )
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(RefreshSchedule)
+                .where(
+                    col(RefreshSchedule.application_id)
+                    == uuid.UUID(_uuid(application_id))
+                )
+                .values(next_refresh_at=utcnow())
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_scheduled_refresh_over_redis(
+    redis_client: Client,
+    redis_deployment: Deployment,
+    scim2_server: Scim2Server,
+) -> None:
+    api = redis_client.api
+    target = scim2_server.tenant()
+    _seed(target, 2)
+    application_id = await create_application(api, "Initech CRM")
+    await _configure(api, application_id, target)
+    first = await wait_for_refresh(api, application_id, timeout=60)
+    before = (await api(SCHEDULE, id=application_id))["node"]["provisioning"]
+    _seed(target, 1, start=2)
+
+    await _make_due(redis_deployment, application_id)
+
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        after = (await api(SCHEDULE, id=application_id))["node"]["provisioning"]
+        run = after["lastRefresh"]
+        if run["id"] != first["id"] and run["status"] in ("SUCCEEDED", "FAILED"):
+            break
+        assert asyncio.get_running_loop().time() < deadline, f"no refresh: {after}"
+        await asyncio.sleep(0.1)
+
+    assert first["status"] == "SUCCEEDED"
+    assert (run["status"], run["totalAccounts"]) == ("SUCCEEDED", 3)
+    default_interval = timedelta(minutes=60)
+    last = datetime.fromisoformat(after["lastRefreshedAt"])
+    assert last > datetime.fromisoformat(before["lastRefreshedAt"])
+    assert datetime.fromisoformat(after["nextRefreshAt"]) - last == default_interval
+    serve, worker = redis_deployment.services
+    assert f"Queued scheduled refresh {_uuid(run['id'])}" in serve.output()
+    assert f"Refresh {_uuid(run['id'])} read 3 accounts" in worker.output()

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.automation import guard, outbox
 from domain.automation.groups import queue_syncs_for_new_accounts
 from domain.automation.handlers import ORDER_DELAY, Outcome, fail_or_retry
-from domain.automation.settings import get_provisioning_settings
+from domain.automation.settings import dry_run_enabled, get_provisioning_settings
 from domain.automation.state import AccessState, settling_action
 from domain.automation.tracking import access_pairs
 from domain.db import session_scope
@@ -80,8 +80,8 @@ async def settle_creations(
 
     Returns the outcome of each event settled here. The caller settles the
     others one at a time: all of them when the application is not connected
-    or another request has taken one of the locks, because the single-event
-    path reports those cases.
+    or dry run is on, or another request has taken one of the locks, because
+    the single-event path reports those cases.
     """
     outcomes: dict[uuid.UUID, Outcome] = {}
     mapping = await get_mapping(session, application_id, MappingKind.USER)
@@ -94,6 +94,10 @@ async def settle_creations(
     try:
         connection = await require_connection(session, application_id)
     except DomainError:
+        await session.commit()
+        return outcomes
+    if await dry_run_enabled(session, application_id):
+        # The single-event path records each withheld POST in the log.
         await session.commit()
         return outcomes
 
@@ -192,7 +196,10 @@ async def _send(
                 creation.error = exc
 
     try:
-        async with open_client(connection) as client, asyncio.TaskGroup() as group:
+        async with (
+            open_client(connection, dry_run=False) as client,
+            asyncio.TaskGroup() as group,
+        ):
             for creation in creations:
                 group.create_task(send_one(client, creation))
     except ScimError as exc:  # the token did not decrypt, so nothing was sent

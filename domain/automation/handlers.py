@@ -184,6 +184,11 @@ async def fail_or_retry(
     if error.code in SETTLED_ELSEWHERE:
         outbox.finish(event, EventStatus.DONE, f"Nothing to do: {error.message}")
         return Result(Outcome.DONE, error.message)
+    if error.code is ErrorCode.DRY_RUN:
+        # Retrying would only record the same request again.
+        outbox.finish(event, EventStatus.DONE, error.message)
+        logger.info("Event %s settled in dry run: %s", event.id, error.message)
+        return Result(Outcome.DONE, error.message)
     if error.code is ErrorCode.IN_PROGRESS:
         outbox.reschedule(event, ORDER_DELAY)
         return Result(Outcome.WAITING, error.message)

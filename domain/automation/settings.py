@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -10,10 +12,19 @@ from domain.applications import get_application
 from domain.audit import changed, record_audit
 from domain.errors import InvalidInput
 from domain.models import DeprovisionAction, ProvisioningMode, ProvisioningSettings
+from domain.provisioning.schedule import reschedule
+
+logger = logging.getLogger(__name__)
 
 #: Bounds of the mass-deprovisioning safeguard settings.
 MAX_THRESHOLD = 100_000
 MAX_WINDOW_MINUTES = 7 * 24 * 60
+#: Bounds of the scheduled refresh interval, in minutes: a minute to 30 days.
+MIN_REFRESH_INTERVAL = 1
+MAX_REFRESH_INTERVAL = 30 * 24 * 60
+
+#: Passed for `refresh_interval` to leave it as it is, since None turns it off.
+KEEP: Any = object()
 
 
 async def get_provisioning_settings(
@@ -22,6 +33,12 @@ async def get_provisioning_settings(
     """Return the application's settings, or the defaults when none are saved."""
     settings = await session.get(ProvisioningSettings, application_id)
     return settings or ProvisioningSettings(application_id=application_id)
+
+
+async def dry_run_enabled(session: AsyncSession, application_id: uuid.UUID) -> bool:
+    """Return whether the application's writes are withheld and only logged."""
+    settings = await session.get(ProvisioningSettings, application_id)
+    return settings is not None and settings.dry_run
 
 
 async def update_provisioning_settings(
@@ -35,11 +52,15 @@ async def update_provisioning_settings(
     deprovision_action: DeprovisionAction | None = None,
     mass_deprovision_threshold: int | None = None,
     mass_deprovision_window_minutes: int | None = None,
+    dry_run: bool | None = None,
+    refresh_interval: int | None = KEEP,
     token_name: str | None = None,
 ) -> ProvisioningSettings:
     """Change the given settings; None leaves a setting as it is.
 
-    The change is written to the audit log under `token_name`.
+    `refresh_interval` is the exception: None turns scheduled refreshes off,
+    and `KEEP` leaves the interval as it is. A new interval counts from the
+    last refresh. The change is written to the audit log under `token_name`.
     """
     await get_application(session, application_id)
     _check_range(
@@ -51,6 +72,13 @@ async def update_provisioning_settings(
         MAX_WINDOW_MINUTES,
         "massDeprovisionWindowMinutes",
     )
+    if refresh_interval is not KEEP:
+        _check_range(
+            refresh_interval,
+            MIN_REFRESH_INTERVAL,
+            MAX_REFRESH_INTERVAL,
+            "refreshInterval",
+        )
 
     settings = await session.get(ProvisioningSettings, application_id)
     if settings is None:
@@ -64,13 +92,26 @@ async def update_provisioning_settings(
         "deprovision_action": deprovision_action,
         "mass_deprovision_threshold": mass_deprovision_threshold,
         "mass_deprovision_window_minutes": mass_deprovision_window_minutes,
+        "dry_run": dry_run,
     }
     before = {name: getattr(settings, name) for name in changes}
+    before["refresh_interval"] = settings.refresh_interval
     for name, value in changes.items():
         if value is not None:
             setattr(settings, name, value)
+    if refresh_interval is not KEEP:
+        settings.refresh_interval = refresh_interval
+        if before["refresh_interval"] != refresh_interval:
+            await reschedule(session, application_id, refresh_interval)
+    if dry_run is not None and dry_run != before["dry_run"]:
+        logger.info(
+            "Dry run turned %s for application %s by token %r.",
+            "on" if dry_run else "off",
+            application_id,
+            token_name,
+        )
 
-    after = {name: getattr(settings, name) for name in changes}
+    after = {name: getattr(settings, name) for name in before}
     record_audit(
         session,
         token_name=token_name,

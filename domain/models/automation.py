@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Uuid
 from sqlmodel import Field, SQLModel
 
+from domain.config import get_settings
 from domain.models.columns import (
     JSONColumn,
     UTCDateTime,
@@ -66,6 +67,16 @@ class TicketAction(enum.Enum):
     RELEASE_HELD = "RELEASE_HELD"
 
 
+def default_refresh_interval() -> int | None:
+    """Return the refresh interval, in minutes, that new applications get.
+
+    `SMARTLINK_DEFAULT_REFRESH_INTERVAL` sets it; 0 turns scheduled refreshes
+    off by default.
+    """
+    minutes = get_settings().default_refresh_interval
+    return minutes or None
+
+
 class ProvisioningSettings(SQLModel, table=True):
     """The Settings tab of one application; a missing row means the defaults."""
 
@@ -84,6 +95,11 @@ class ProvisioningSettings(SQLModel, table=True):
     #: The guard's current window: when it opened and the removals it counted.
     guard_window_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     guard_window_removals: int = 0
+    #: While true, writes to the target are recorded as dry-run operations
+    #: and not sent, but reads still go out.
+    dry_run: bool = False
+    #: Minutes between scheduled refreshes; None turns them off.
+    refresh_interval: int | None = Field(default_factory=default_refresh_interval)
 
     def mode_for(self, event: ProvisioningEvent) -> ProvisioningMode:
         mode: ProvisioningMode = getattr(self, event.value.lower())

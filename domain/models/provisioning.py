@@ -192,6 +192,33 @@ class ProvisioningOperation(SQLModel, table=True):
     #: What the operation changed when that is not plain from its action, such
     #: as the number of members a PATCH added, or a 404 taken as already gone.
     detail: str | None = None
+    #: True when dry run was on: the request below was recorded, not sent.
+    dry_run: bool = False
+    #: The withheld request of a dry-run operation: method, path under the
+    #: base URL, and JSON body.
+    request_method: str | None = None
+    request_path: str | None = None
+    request_body: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RefreshSchedule(SQLModel, table=True):
+    """When an application's mirror was last refreshed and is next due, and the
+    lease that keeps two refreshes of it from running at once."""
+
+    __tablename__ = "refresh_schedules"
+
+    application_id: uuid.UUID = application_fk(primary_key=True)
+    #: When the last successful refresh finished.
+    last_refreshed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: When the scheduler queues the next refresh; None while scheduled
+    #: refreshes are off.
+    next_refresh_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, index=True
+    )
+    #: The refresh run that holds the lease, and when the lease lapses unless
+    #: that run renews it.
+    lease_run_id: uuid.UUID | None = None
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -11,6 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import grant_access
+from domain.automation.settings import dry_run_enabled
 from domain.errors import (
     AlreadyExists,
     AlreadyLinked,
@@ -28,9 +29,11 @@ from domain.provisioning.operations import (
     discard_operation,
     record_local_change,
     record_target_failure,
+    record_withheld,
     start_operation,
     succeed,
 )
+from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError, ScimNotFound
 from domain.scim.payloads import primary_or_work_email
 from domain.users import create_user, find_user_by_email, get_user, normalize_email
@@ -201,10 +204,13 @@ async def delete_account(
 
     A 404 means the target no longer has the account, so it counts as
     deleted. Dropping the mirror row also drops its link to a user. Commits as
-    it goes, so that no transaction stays open while the target responds.
+    it goes, so that no transaction stays open while the target responds. In
+    dry run, the DELETE is logged, the mirror keeps the account, and `DryRun`
+    is raised.
     """
     account = await get_account(session, account_id)
     connection = await require_connection(session, account.application_id)
+    dry_run = await dry_run_enabled(session, account.application_id)
     user = await get_user(session, account.user_id) if account.user_id else None
 
     subject = Subject(
@@ -223,14 +229,16 @@ async def delete_account(
         )
 
     already_deleted = False
+    doing = f"delete the account {account.user_name!r}"
     try:
-        async with open_client(connection) as client:
+        async with open_client(connection, dry_run=dry_run) as client:
             status = await client.delete("Users", account.scim_id)
+    except WriteWithheld as withheld:
+        raise await record_withheld(session, operation, withheld, doing) from None
     except ScimNotFound as exc:
         status, already_deleted = exc.status, True
     except ScimError as exc:
         logger.info("Deleting account %s failed: %s", account.id, exc)
-        doing = f"delete the account {account.user_name!r}"
         raise await record_target_failure(session, operation, exc, doing) from exc
 
     detail = None

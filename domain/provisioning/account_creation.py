@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
+from domain.automation.settings import dry_run_enabled
 from domain.config import get_settings
 from domain.errors import DomainError, ErrorCode
 from domain.mapping.bodies import create_user_body
@@ -23,10 +24,12 @@ from domain.provisioning.operations import (
     fail,
     record_local_change,
     record_target_failure,
+    record_withheld,
     start_operation,
     succeed,
 )
 from domain.scim.client import ScimClient
+from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import (
     ScimConflict,
     ScimError,
@@ -92,19 +95,24 @@ async def create_checked_account(
 
     For callers that have just read, in the session's current transaction,
     that the user has access and matches no account; it saves those queries.
+    In dry run, the POST is logged and `DryRun` raised, so no account is
+    linked or mirrored.
     """
     application_id = connection.application_id
     mapping = await get_mapping(session, application_id, MappingKind.USER)
+    dry_run = await dry_run_enabled(session, application_id)
     subject = Subject(application_id=application_id, trigger=trigger, user_id=user.id)
     operation = await start_operation(session, subject, CREATE_ACCOUNT)
+    doing = f"create the account of {user.email!r}"
     try:
-        async with open_client(connection) as client:
+        async with open_client(connection, dry_run=dry_run) as client:
             resource, status = await send_creation(
                 client, user, mapping, look_first=look_first
             )
+    except WriteWithheld as withheld:
+        raise await record_withheld(session, operation, withheld, doing) from None
     except ScimError as exc:
         logger.info("Creating account of user %s failed: %s", user.id, exc)
-        doing = f"create the account of {user.email!r}"
         raise await record_target_failure(session, operation, exc, doing) from exc
 
     account = await upsert_account(session, application_id, resource)

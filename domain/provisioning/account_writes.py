@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.automation.settings import dry_run_enabled
 from domain.errors import ErrorCode, TargetError
 from domain.models import ScimAccount
 from domain.provisioning.capabilities import remember_update_method
@@ -19,9 +20,11 @@ from domain.provisioning.mirror import apply_account
 from domain.provisioning.operations import (
     Subject,
     record_target_failure,
+    record_withheld,
     start_operation,
     succeed,
 )
+from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError
 from domain.scim.paths import parse_path
 from domain.scim.payloads import USER_SCHEMA
@@ -79,9 +82,11 @@ async def change_account(
 
     `changes` holds SCIM values by PATCH path, as `attribute_changes` returns
     them. Returns the paths sent, which leave out those the target does not
-    declare.
+    declare. In dry run, the update is logged, the mirror is left as it was,
+    and `DryRun` is raised.
     """
     connection = await require_connection(session, account.application_id)
+    dry_run = await dry_run_enabled(session, account.application_id)
     schema = TargetSchema.from_documents(connection.schemas)
     values = declared_changes(changes, schema, action, account.user_name)
     subject = Subject(
@@ -92,8 +97,9 @@ async def change_account(
     )
     operation = await start_operation(session, subject, action)
     update: Update | None = None
+    doing = f"update account {account.user_name!r}"
     try:
-        async with open_client(connection) as client:
+        async with open_client(connection, dry_run=dry_run) as client:
             if values:
                 update = await update_resource(
                     client, "Users", USER_SCHEMA, account.scim_id, values
@@ -101,8 +107,9 @@ async def change_account(
                 resource = update.resource
             else:
                 resource = await client.get_resource("Users", account.scim_id)
+    except WriteWithheld as withheld:
+        raise await record_withheld(session, operation, withheld, doing) from None
     except ScimError as exc:
-        doing = f"update account {account.user_name!r}"
         raise await record_target_failure(session, operation, exc, doing) from exc
 
     if update is not None and update.fell_back:

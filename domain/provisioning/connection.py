@@ -74,12 +74,14 @@ def outbound_policy() -> OutboundPolicy:
     return OutboundPolicy.from_entries(get_settings().outbound_allow_list)
 
 
-def open_client(connection: ScimConnection) -> ScimClient:
+def open_client(connection: ScimConnection, *, dry_run: bool) -> ScimClient:
     """Return a client for the connection's endpoint, with its token decrypted.
 
     Raises `ScimTokenUnreadable` when the token does not decrypt. The client
     checks the outbound rules at each connection it opens.
-    It carries what the target supports and the Schemas it published.
+    It carries what the target supports and the Schemas it published. With
+    `dry_run`, which callers that write take from `dry_run_enabled`, it
+    withholds every write (see `domain.scim.dry_run`).
     """
     settings = get_settings()
     token = None
@@ -97,6 +99,7 @@ def open_client(connection: ScimConnection) -> ScimClient:
         policy=outbound_policy(),
         capabilities=connection_capabilities(connection),
         schema=TargetSchema.from_documents(connection.schemas),
+        dry_run=dry_run,
     )
 
 
@@ -222,7 +225,7 @@ async def discover(connection: ScimConnection) -> None:
     are left empty. Targets may serve discovery without authentication, so
     reading one user also checks the token.
     """
-    async with open_client(connection) as client:
+    async with open_client(connection, dry_run=False) as client:
         config = await _service_provider_config(client)
         connection.service_provider_config = config
         for problem in read_service_provider_config(config).problems:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.automation.settings import dry_run_enabled
 from domain.errors import (
     AlreadyExists,
     AlreadyLinked,
@@ -33,9 +34,11 @@ from domain.provisioning.operations import (
     discard_operation,
     record_local_change,
     record_target_failure,
+    record_withheld,
     start_operation,
     succeed,
 )
+from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError, ScimNotFound
 
 logger = logging.getLogger(__name__)
@@ -190,9 +193,12 @@ async def delete_group(
 
     A 404 means the target no longer has the group, so it counts as deleted.
     Dropping the mirror row also drops its link to a folder; the folder stays.
+    In dry run, the DELETE is logged, the mirror keeps the group, and `DryRun`
+    is raised.
     """
     group = await get_group(session, group_id)
     connection = await require_connection(session, group.application_id)
+    dry_run = await dry_run_enabled(session, group.application_id)
     folder = await get_folder(session, group.folder_id) if group.folder_id else None
 
     subject = Subject(
@@ -211,14 +217,16 @@ async def delete_group(
         )
 
     already_deleted = False
+    doing = f"delete the group {group.display_name!r}"
     try:
-        async with open_client(connection) as client:
+        async with open_client(connection, dry_run=dry_run) as client:
             status = await client.delete("Groups", group.scim_id)
+    except WriteWithheld as withheld:
+        raise await record_withheld(session, operation, withheld, doing) from None
     except ScimNotFound as exc:
         status, already_deleted = exc.status, True
     except ScimError as exc:
         logger.info("Deleting group %s failed: %s", group.id, exc)
-        doing = f"delete the group {group.display_name!r}"
         raise await record_target_failure(session, operation, exc, doing) from exc
 
     detail = None

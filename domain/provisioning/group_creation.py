@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.automation.settings import dry_run_enabled
 from domain.config import get_settings
 from domain.errors import AlreadyExists, DomainError, InvalidInput
 from domain.folders import get_folder
@@ -32,10 +33,12 @@ from domain.provisioning.operations import (
     fail,
     record_local_change,
     record_target_failure,
+    record_withheld,
     start_operation,
     succeed,
 )
 from domain.scim.client import ScimClient
+from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import (
     ScimConflict,
     ScimError,
@@ -105,9 +108,12 @@ async def create_group(
     externalId is the folder's id, is linked and brought in line instead of
     creating another. A group of the folder's name that is not the folder's
     own raises `GroupNameTaken`, so the admin can associate it. Commits as it
-    goes, so that no transaction stays open while the target responds.
+    goes, so that no transaction stays open while the target responds. In dry
+    run, the POST is logged, no group is linked or mirrored, and `DryRun` is
+    raised.
     """
     connection = await require_connection(session, application_id)
+    dry_run = await dry_run_enabled(session, application_id)
     folder = await get_folder(session, folder_id)
     await _ensure_folder_holds_application(session, folder, application_id)
 
@@ -131,9 +137,12 @@ async def create_group(
         await discard_operation(session, operation)
         return await _use_existing(session, existing, folder, trigger)
 
+    doing = f"create the group of folder {folder.name!r}"
     try:
-        async with open_client(connection) as client:
+        async with open_client(connection, dry_run=dry_run) as client:
             created = await _post_or_adopt(client, folder, mapping, member_ids)
+    except WriteWithheld as withheld:
+        raise await record_withheld(session, operation, withheld, doing) from None
     except _ForeignGroup as taken:
         logger.info("Group name of folder %s is taken in the target.", folder.id)
         group = await upsert_group(session, application_id, taken.resource)
@@ -144,7 +153,6 @@ async def create_group(
         raise error from taken
     except ScimError as exc:
         logger.info("Creating the group of folder %s failed: %s", folder.id, exc)
-        doing = f"create the group of folder {folder.name!r}"
         raise await record_target_failure(session, operation, exc, doing) from exc
 
     group = await upsert_group(session, application_id, created.resource)

@@ -21,9 +21,16 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.automation.settings import dry_run_enabled
 from domain.errors import NotFound
 from domain.folders import get_folder
-from domain.models import FolderUser, ScimConnection, ScimGroup, User
+from domain.models import (
+    FolderUser,
+    ProvisioningOperation,
+    ScimConnection,
+    ScimGroup,
+    User,
+)
 from domain.provisioning.capabilities import (
     members_per_request,
     remember_update_method,
@@ -35,13 +42,16 @@ from domain.provisioning.matching import match_accounts
 from domain.provisioning.mirror import accounts_by_scim_ids, apply_group
 from domain.provisioning.operations import (
     Subject,
+    dry_run_error,
     record_target_failure,
     start_operation,
     succeed,
+    withhold,
 )
 from domain.provisioning.target_errors import target_error
 from domain.scim.capabilities import UpdateMethod
 from domain.scim.client import ScimClient, ScimResponse
+from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError, ScimNotFound, ScimResponseError
 from domain.scim.payloads import (
     add_members_patch,
@@ -110,9 +120,12 @@ async def sync_group_members(
     Reads the group from the target first, so the changes are computed from
     what it lists now, not from a stale mirror. Each request is logged as an
     operation and committed before the next one, so a failure leaves the
-    earlier chunks recorded. The failure is raised as a `DomainError`.
+    earlier chunks recorded. The failure is raised as a `DomainError`. In dry
+    run, every request is logged unsent, the mirror takes the members the
+    target lists, and `DryRun` is raised.
     """
     connection = await require_connection(session, application_id)
+    dry_run = await dry_run_enabled(session, application_id)
     folder = await get_folder(session, folder_id)
     group = await linked_group(session, application_id, folder.id)
     if group is None:
@@ -129,14 +142,21 @@ async def sync_group_members(
         scim_id=group.scim_id,
     )
 
-    async with open_client(connection) as client:
+    withheld = 0
+    async with open_client(connection, dry_run=dry_run) as client:
         resource = await _read_group(session, client, group)
         plan = await plan_membership(session, application_id, folder.id, resource)
         current: dict[str, Any] | None = resource
         if not plan.is_empty:
             writer = _MemberWriter(session, client, connection, subject, group)
             current = await writer.write(resource, plan)
+            withheld = writer.withheld
 
+    if withheld:
+        apply_group(group, resource)
+        await session.commit()
+        doing = f"change the members of group {group.display_name!r}"
+        raise dry_run_error(application_id, doing, requests=withheld)
     if current is not None:
         apply_group(group, current)
     else:
@@ -229,6 +249,8 @@ class _MemberWriter:
         self.connection = connection
         self.subject = subject
         self.group = group
+        #: Requests that a dry run recorded instead of sending.
+        self.withheld = 0
 
     async def write(
         self, resource: dict[str, Any], plan: MembershipPlan
@@ -249,6 +271,8 @@ class _MemberWriter:
         else:
             body = await self._put(resource, plan)
 
+        if self.withheld:
+            return None
         if body is not None and get_key(body, "members") is not None:
             return body
         return await self._read_back()
@@ -277,6 +301,8 @@ class _MemberWriter:
         operation = await start_operation(self.session, self.subject, action)
         try:
             response = await self.client.patch("Groups", self.group.scim_id, payload)
+        except WriteWithheld as withheld:
+            return await self._record_withheld(operation, withheld)
         except ScimError as exc:
             doing = f"{_verb(action)} members of group {self.group.display_name!r}"
             error = await record_target_failure(self.session, operation, exc, doing)
@@ -309,6 +335,8 @@ class _MemberWriter:
         payload = group_replacement(resource, plan.target_members)
         try:
             response = await self.client.replace("Groups", self.group.scim_id, payload)
+        except WriteWithheld as withheld:
+            return (await self._record_withheld(operation, withheld)).body
         except ScimError as exc:
             logger.info("PUT of group %s failed: %s", self.group.id, exc)
             doing = f"replace the members of group {self.group.display_name!r}"
@@ -328,6 +356,15 @@ class _MemberWriter:
         )
         await self.session.commit()
         return response.body
+
+    async def _record_withheld(
+        self, operation: ProvisioningOperation, withheld: WriteWithheld
+    ) -> ScimResponse:
+        """Log a dry run's request as its own operation, and go on to the next."""
+        withhold(operation, withheld)
+        await self.session.commit()
+        self.withheld += 1
+        return ScimResponse(status=0, body=None)
 
     async def _read_back(self) -> dict[str, Any] | None:
         """GET the group after the writes; None when that read fails.

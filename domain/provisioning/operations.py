@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.errors import DomainError, ErrorCode
+from domain.errors import DomainError, DryRun, ErrorCode
 from domain.models import OperationStatus, ProvisioningOperation
 from domain.models.columns import utcnow
 from domain.pagination import Page, PageRequest, fetch_page
 from domain.provisioning.target_errors import target_error
+from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError, ScimResponseError
 
 #: An operation still running after this long is taken as abandoned by a
@@ -204,6 +205,45 @@ async def record_target_failure(
     return error
 
 
+def withhold(operation: ProvisioningOperation, withheld: WriteWithheld) -> None:
+    """Finish the operation as a dry run that recorded `withheld` and sent nothing."""
+    operation.dry_run = True
+    operation.attempts = 0
+    operation.request_method = withheld.method
+    operation.request_path = withheld.path
+    operation.request_body = withheld.body
+    succeed(
+        operation,
+        scim_id=operation.scim_id,
+        status=None,
+        detail="Dry run: the request was recorded and not sent.",
+    )
+
+
+async def record_withheld(
+    session: AsyncSession,
+    operation: ProvisioningOperation,
+    withheld: WriteWithheld,
+    doing: str,
+) -> DryRun:
+    """Record the operation as a dry run, commit, and return the error to raise.
+
+    `doing` is a verb phrase for the message, such as "delete the account 'x'".
+    """
+    withhold(operation, withheld)
+    await session.commit()
+    return dry_run_error(operation.application_id, doing, requests=1)
+
+
+def dry_run_error(application_id: uuid.UUID, doing: str, *, requests: int) -> DryRun:
+    recorded = "request was" if requests == 1 else f"{requests} requests were"
+    return DryRun(
+        f"Dry run is on for application {application_id}, so the {recorded} "
+        f"recorded in the provisioning log and not sent to {doing}; turn dryRun "
+        "off in the Settings tab to send writes again."
+    )
+
+
 def record_local_change(
     session: AsyncSession, subject: Subject, action: str
 ) -> ProvisioningOperation:
@@ -237,8 +277,12 @@ async def list_operations(
     application_id: uuid.UUID,
     page: PageRequest,
     status: OperationStatus | None = None,
+    dry_run: bool | None = None,
 ) -> Page[ProvisioningOperation]:
-    """List an application's operations, newest first."""
+    """List an application's operations, newest first.
+
+    `dry_run` keeps only the dry-run operations (True) or the others (False).
+    """
     statement = (
         select(ProvisioningOperation)
         .where(ProvisioningOperation.application_id == application_id)
@@ -249,4 +293,6 @@ async def list_operations(
     )
     if status is not None:
         statement = statement.where(ProvisioningOperation.status == status)
+    if dry_run is not None:
+        statement = statement.where(ProvisioningOperation.dry_run == dry_run)
     return await fetch_page(session, statement, page)

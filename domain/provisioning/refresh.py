@@ -18,6 +18,13 @@ from domain.models import RefreshRun, RefreshStatus, ScimConnection
 from domain.models.columns import utcnow
 from domain.provisioning.connection import open_client, require_connection
 from domain.provisioning.mirror import replace_accounts, replace_groups
+from domain.provisioning.schedule import (
+    end_refresh,
+    get_schedule,
+    lease_is_live,
+    renew_lease,
+    take_lease,
+)
 from domain.provisioning.target_errors import target_error
 from domain.scim.errors import ScimError, ScimMisrouted, ScimNotFound
 from domain.scim.paging import Listing
@@ -50,25 +57,31 @@ async def request_refresh(
     """Queue a refresh of the application's mirror, unless one is under way.
 
     Returns the run and whether it is new; the caller enqueues a new run's job
-    after committing.
+    after committing. A run under way stays under way past `STALE_AFTER`
+    while it holds the application's lease.
     """
     await require_connection(session, application_id)
-    await _lock_connection(session, application_id)
+    await lock_connection(session, application_id)
     latest = await latest_refresh(session, application_id)
     if (
         latest is not None
         and latest.status in ACTIVE_STATUSES
-        and not _is_stale(latest)
+        and (
+            not _is_stale(latest)
+            or await lease_is_live(session, application_id, latest.id)
+        )
     ):
         return latest, False
 
     run = RefreshRun(application_id=application_id)
     session.add(run)
+    # The row must exist before a worker claims the run (see `take_lease`).
+    await get_schedule(session, application_id)
     await session.flush()
     return run, True
 
 
-async def _lock_connection(session: AsyncSession, application_id: uuid.UUID) -> None:
+async def lock_connection(session: AsyncSession, application_id: uuid.UUID) -> None:
     """Hold the connection row's write lock until the transaction ends.
 
     Two requests at once would otherwise both find no run under way and queue
@@ -94,8 +107,18 @@ async def pending_refreshes(session: AsyncSession) -> list[uuid.UUID]:
 
 
 async def _claim(run_id: uuid.UUID) -> RefreshRun | None:
-    """Move a QUEUED run to RUNNING; returns None when another worker has it."""
+    """Move a QUEUED run to RUNNING with the application's lease.
+
+    Returns None when another worker has the run. When another run holds the
+    lease, this one ends FAILED without reading the target, so one
+    application's refresh never runs twice at once.
+    """
     async with session_scope() as session:
+        queued = await session.get(RefreshRun, run_id)
+        if queued is None or queued.status is not RefreshStatus.QUEUED:
+            return None
+        application_id = queued.application_id
+        await lock_connection(session, application_id)
         claimed = await session.exec(  # type: ignore[call-overload]
             update(RefreshRun)
             .where(col(RefreshRun.id) == run_id)
@@ -104,8 +127,25 @@ async def _claim(run_id: uuid.UUID) -> RefreshRun | None:
         )
         if claimed.rowcount != 1:
             return None
-        return await session.get(RefreshRun, run_id)
+        holder = await take_lease(session, application_id, run_id)
+        if holder is not None:
+            message = (
+                f"Not run: refresh {holder} of this application was still running, "
+                "and two refreshes of one application never run at once. Refresh "
+                "again once it has finished."
+            )
+            await _end(session, application_id, run_id, RefreshStatus.FAILED, message)
+            logger.info("Refresh %s skipped: %s holds the lease.", run_id, holder)
+            return None
+        await session.refresh(queued)
+        return queued
 
+
+#: The run's error when another run took its lapsed lease before it finished.
+LEASE_LOST = (
+    "The refresh paused longer than its lease allows, so another refresh of this "
+    "application took over, and this one left the mirror as it was."
+)
 
 #: The run's error when the refresh failed on something other than the target.
 UNEXPECTED_FAILURE = (
@@ -119,8 +159,9 @@ async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
 
     The mirror changes in one transaction at the end, so a refresh that fails
     half-way leaves the previous mirror as it was. Returns the final status, or
-    None when the run was not queued (already done or taken by another worker).
-    An unexpected exception marks the run FAILED before it propagates.
+    None when the run was not queued (already done or taken by another worker),
+    or when it ended unrun because another run held the lease. An unexpected
+    exception marks the run FAILED before it propagates.
     """
     run = await _claim(run_id)
     if run is None:
@@ -132,7 +173,7 @@ async def run_refresh(run_id: uuid.UUID) -> RefreshStatus | None:
     except Exception:
         # The job layer logs the traceback; the run must not stay RUNNING
         # until it goes stale.
-        await _finish(run_id, RefreshStatus.FAILED, error=UNEXPECTED_FAILURE)
+        await _finish(run, RefreshStatus.FAILED, error=UNEXPECTED_FAILURE)
         raise
 
 
@@ -142,7 +183,7 @@ async def _refresh(run: RefreshRun) -> RefreshStatus:
         users, groups = await _read_target(run)
     except (ScimError, DomainError, SecretKeyError) as exc:
         message = _failure_message(exc)
-        await _finish(run_id, RefreshStatus.FAILED, error=message)
+        await _finish(run, RefreshStatus.FAILED, error=message)
         logger.info("Refresh %s failed: %s", run_id, message)
         return RefreshStatus.FAILED
 
@@ -165,9 +206,22 @@ async def _refresh(run: RefreshRun) -> RefreshStatus:
             remove_missing=groups.complete,
             listing_started_at=run.started_at,
         )
-        drifted = await detect_drift(session, run.application_id)
+        # Renewing in the same transaction also fences: a run whose lease
+        # lapsed and went to another run must not overwrite the newer run's
+        # mirror, so its changes are rolled back.
+        leased = await renew_lease(session, run.application_id, run_id)
+        if leased:
+            drifted = await detect_drift(session, run.application_id)
+        else:
+            await session.rollback()
+    if not leased:
+        await _finish(run, RefreshStatus.FAILED, error=LEASE_LOST)
+        logger.warning(
+            "Refresh %s lost its lease, so the mirror stays as it was.", run_id
+        )
+        return RefreshStatus.FAILED
     await _finish(
-        run_id,
+        run,
         RefreshStatus.SUCCEEDED,
         complete=users.complete and groups.complete,
         error=_incomplete_message(users, groups),
@@ -212,12 +266,12 @@ async def _read_target(run: RefreshRun) -> tuple[Listing, Listing]:
     page_size = get_settings().scim_page_size
 
     async def accounts_progress(read: int, total: int | None) -> None:
-        await _progress(run.id, accounts_read=read, total_accounts=total)
+        await _progress(run, accounts_read=read, total_accounts=total)
 
     async def groups_progress(read: int, total: int | None) -> None:
-        await _progress(run.id, groups_read=read, total_groups=total)
+        await _progress(run, groups_read=read, total_groups=total)
 
-    async with open_client(connection) as client:
+    async with open_client(connection, dry_run=False) as client:
         users = await client.list_all(
             "Users", page_size=page_size, on_page=accounts_progress
         )
@@ -232,17 +286,40 @@ async def _read_target(run: RefreshRun) -> tuple[Listing, Listing]:
     return users, groups
 
 
-async def _progress(run_id: uuid.UUID, **values: int | None) -> None:
+async def _progress(run: RefreshRun, **values: int | None) -> None:
+    """Store the counts read so far, and renew the run's lease."""
     async with session_scope() as session:
+        # Write the schedule row before the run's row, as `_end` does.
+        await renew_lease(session, run.application_id, run.id)
         await session.exec(  # type: ignore[call-overload]
-            update(RefreshRun).where(col(RefreshRun.id) == run_id).values(**values)
+            update(RefreshRun).where(col(RefreshRun.id) == run.id).values(**values)
         )
 
 
-async def _finish(run_id: uuid.UUID, status: RefreshStatus, **values: object) -> None:
+async def _finish(run: RefreshRun, status: RefreshStatus, **values: object) -> None:
     async with session_scope() as session:
-        await session.exec(  # type: ignore[call-overload]
-            update(RefreshRun)
-            .where(col(RefreshRun.id) == run_id)
-            .values(status=status, finished_at=utcnow(), **values)
-        )
+        await _end(session, run.application_id, run.id, status, **values)
+
+
+async def _end(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    run_id: uuid.UUID,
+    status: RefreshStatus,
+    error: str | None = None,
+    **values: object,
+) -> None:
+    """Mark the run finished, release its lease, and schedule the next refresh.
+
+    It writes the schedule row before the run's row, because the test suite's
+    cleanup deletes them in that order. The other order deadlocked against
+    that cleanup on PostgreSQL.
+    """
+    finished_at = utcnow()
+    await end_refresh(session, application_id, run_id, status, finished_at)
+    await session.flush()
+    await session.exec(  # type: ignore[call-overload]
+        update(RefreshRun)
+        .where(col(RefreshRun.id) == run_id)
+        .values(status=status, finished_at=finished_at, error=error, **values)
+    )

@@ -26,6 +26,7 @@ from domain.config import get_settings
 from domain.outbound import OutboundPolicy, OutboundRejected
 from domain.scim import errors, paging
 from domain.scim.capabilities import Capabilities, conservative
+from domain.scim.dry_run import READ_METHODS, WriteWithheld
 from domain.scim.paging import Listing, ProgressCallback
 from domain.scim.payloads import get_key, resource_id
 from domain.scim.responses import json_body, read_error
@@ -80,7 +81,8 @@ class ScimClient:
     `policy` (by default, `SMARTLINK_OUTBOUND_ALLOW`) to every connection.
     Redirects are never followed. Use it as an async context manager so the
     connection pool is closed. Without `capabilities`, the conservative ones
-    of a target that publishes no ServiceProviderConfig apply.
+    of a target that publishes no ServiceProviderConfig apply. With `dry_run`,
+    every request other than GET or HEAD raises `WriteWithheld` unsent.
     """
 
     def __init__(
@@ -95,8 +97,10 @@ class ScimClient:
         transport: httpx.AsyncBaseTransport | None = None,
         capabilities: Capabilities | None = None,
         schema: TargetSchema | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.dry_run = dry_run
         self.total_timeout = total_timeout
         self.max_response_bytes = max_response_bytes
         self.capabilities = capabilities or conservative()
@@ -175,8 +179,11 @@ class ScimClient:
     ) -> httpx.Response:
         """Send one request and return its successful response, body read.
 
-        The URL in messages leaves the query out.
+        The URL in messages leaves the query out. Every request goes through
+        here, so this is where a dry run withholds writes.
         """
+        if self.dry_run and method.upper() not in READ_METHODS:
+            raise WriteWithheld(method.upper(), path, json)
         url = self.url(path)
         try:
             response = await self._send(method, url, json=json, params=params)

@@ -15,7 +15,7 @@ from api.graphql.core.errors import UserError, run_mutation
 from api.graphql.core.ids import decode_id
 from domain import models
 from domain.automation.resolution import dismiss_ticket, resolve_ticket
-from domain.automation.settings import update_provisioning_settings
+from domain.automation.settings import KEEP, update_provisioning_settings
 
 
 @strawberry.input
@@ -28,6 +28,16 @@ class UpdateProvisioningSettingsInput:
     deprovision_action: DeprovisionAction | None = None  # type: ignore[valid-type]
     mass_deprovision_threshold: int | None = None
     mass_deprovision_window_minutes: int | None = None
+    dry_run: bool | None = strawberry.field(
+        default=None,
+        description="True records writes in the provisioning log without sending "
+        "them; false sends them again.",
+    )
+    refresh_interval: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Minutes between scheduled refreshes, 1 to 43200; null turns "
+        "them off, and leaving the field out keeps the interval.",
+    )
 
 
 @strawberry.type
@@ -83,6 +93,10 @@ class AutomationMutations:
                 deprovision_action=input.deprovision_action,
                 mass_deprovision_threshold=input.mass_deprovision_threshold,
                 mass_deprovision_window_minutes=input.mass_deprovision_window_minutes,
+                dry_run=input.dry_run,
+                refresh_interval=KEEP
+                if input.refresh_interval is strawberry.UNSET
+                else input.refresh_interval,
                 token_name=info.context.token.name,
             )
 

@@ -45,6 +45,14 @@ class ProvisioningSettings:
         "ones wait for an admin's confirmation."
     )
     mass_deprovision_window_minutes: int
+    dry_run: bool = strawberry.field(
+        description="While true, every write to the target is recorded in the "
+        "provisioning log as a dry-run operation and not sent; reads still go out."
+    )
+    refresh_interval: int | None = strawberry.field(
+        description="Minutes between scheduled refreshes of the mirror; null when "
+        "they are off."
+    )
 
     @classmethod
     def from_model(cls, settings: models.ProvisioningSettings) -> Self:
@@ -56,6 +64,8 @@ class ProvisioningSettings:
             deprovision_action=settings.deprovision_action,
             mass_deprovision_threshold=settings.mass_deprovision_threshold,
             mass_deprovision_window_minutes=settings.mass_deprovision_window_minutes,
+            dry_run=settings.dry_run,
+            refresh_interval=settings.refresh_interval,
         )
 
 

@@ -36,11 +36,13 @@ from domain.provisioning.folders_tab import FolderEntry as FolderEntryModel
 from domain.provisioning.folders_tab import list_folder_entries
 from domain.provisioning.matching import suggest_users
 from domain.provisioning.refresh import latest_refresh
+from domain.provisioning.schedule import find_schedule
 from domain.scim import capabilities as scim_capabilities
 from domain.users import users_by_ids
 
 READ_RAW = "read raw SCIM JSON (`raw` fields)"
 READ_SCHEMA = "read the target's schema documents (`schema`)"
+READ_REQUEST = "read the body of a withheld SCIM request (`request.body`)"
 
 ConnectionStatusEnum = strawberry.enum(ConnectionStatus, name="ConnectionStatus")
 RefreshStatusEnum = strawberry.enum(RefreshStatus, name="RefreshStatus")
@@ -375,6 +377,18 @@ class ScimCapabilities:
         )
 
 
+@strawberry.type(description="A SCIM request, as a dry run recorded it unsent.")
+class ScimRequest:
+    method: str
+    path: str = strawberry.field(description="The path under the SCIM base URL.")
+    body_json: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field(description="The JSON body, if any; admin tokens only.")
+    def body(self, info: Info) -> JSON | None:
+        require_admin(info, READ_REQUEST)
+        return cast(JSON, self.body_json)
+
+
 @strawberry.type(description="One write to the target application, as logged.")
 class ProvisioningOperation(relay.Node):
     id: relay.NodeID[str]
@@ -396,6 +410,13 @@ class ProvisioningOperation(relay.Node):
     detail: str | None = strawberry.field(
         description="What the write changed when the action does not say, such as "
         "the members a PATCH added, or a 404 taken as already deleted."
+    )
+    dry_run: bool = strawberry.field(
+        description="True when dry run was on: the request was recorded and not "
+        "sent, so targetStatus is null."
+    )
+    request: ScimRequest | None = strawberry.field(
+        description="The request a dry-run operation withheld; null otherwise."
     )
     created_at: datetime
     started_at: datetime | None
@@ -420,6 +441,8 @@ class ProvisioningOperation(relay.Node):
             target_status=operation.target_status,
             error=operation.error,
             detail=operation.detail,
+            dry_run=operation.dry_run,
+            request=_withheld_request(operation),
             created_at=operation.created_at,
             started_at=operation.started_at,
             finished_at=operation.finished_at,
@@ -482,6 +505,19 @@ class Provisioning:
     async def last_refresh(self, info: Info) -> RefreshRun | None:
         run = await latest_refresh(info.context.session, self.application_id)
         return RefreshRun.from_model(run) if run else None
+
+    @strawberry.field(description="When the last successful refresh finished.")
+    async def last_refreshed_at(self, info: Info) -> datetime | None:
+        schedule = await find_schedule(info.context.session, self.application_id)
+        return schedule.last_refreshed_at if schedule else None
+
+    @strawberry.field(
+        description="When the scheduler queues the next refresh; null while "
+        "scheduled refreshes are off or before the first refresh ends."
+    )
+    async def next_refresh_at(self, info: Info) -> datetime | None:
+        schedule = await find_schedule(info.context.session, self.application_id)
+        return schedule.next_refresh_at if schedule else None
 
     @strawberry.field(description="The Accounts tab: the target's accounts.")
     async def accounts(
@@ -646,12 +682,20 @@ class Provisioning:
         last: int | None = None,
         before: str | None = None,
         status: OperationStatusEnum | None = None,  # type: ignore[valid-type]
+        dry_run: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="True lists only the dry-run operations; false lists "
+                "the others."
+            ),
+        ] = None,
     ) -> Connection[ProvisioningOperation]:
         page = await operation_domain.list_operations(
             info.context.session,
             self.application_id,
             page_request(first, after, last, before),
             status=status,
+            dry_run=dry_run,
         )
         nodes = iter(await ProvisioningOperation.from_models(info, page.items))
         return Connection.from_page(page, lambda _: next(nodes))
@@ -686,6 +730,16 @@ def _folder_entry(entry: FolderEntryModel) -> FolderEntry:
         linked = folder if entry.group.folder_id == entry.folder.id else None
         group = ScimGroup.from_model(entry.group, linked)
     return FolderEntry(folder=folder, present_in_app=entry.present_in_app, group=group)
+
+
+def _withheld_request(operation: models.ProvisioningOperation) -> ScimRequest | None:
+    if not operation.dry_run or operation.request_method is None:
+        return None
+    return ScimRequest(
+        method=operation.request_method,
+        path=operation.request_path or "",
+        body_json=operation.request_body,
+    )
 
 
 def _user_or_none(user: models.User | None) -> User | None:

@@ -1,7 +1,7 @@
 """Record the attributes in which a linked account drifted from SmartLink
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-04 19:20:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import domain.models.columns
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
