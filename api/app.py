@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from api.auth import BearerTokenMiddleware
 from api.graphql.view import SessionMiddleware, create_graphql_view
+from api.request_limits import BodySizeLimitMiddleware
+from domain.config import get_settings
 from domain.db import dispose_engines
 from domain.secrets import encryption_keys
 from jobs import relay
@@ -68,6 +70,9 @@ def create_app(*, run_worker: bool = True) -> Starlette:
         # The session middleware comes first, because authentication reads
         # the token in the request's session.
         middleware=[
+            Middleware(
+                BodySizeLimitMiddleware, max_bytes=get_settings().max_request_bytes
+            ),
             Middleware(SessionMiddleware),
             Middleware(BearerTokenMiddleware),
         ],

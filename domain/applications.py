@@ -7,7 +7,7 @@ import uuid
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.errors import AlreadyExists, InvalidInput, NotFound
+from domain.errors import AlreadyExists, InvalidInput, NotFound, shown
 from domain.models import AccessGrant, Application, FolderApplication, FolderUser
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
 from domain.users import NAME_MAX_LENGTH
@@ -26,7 +26,8 @@ async def create_application(session: AsyncSession, *, name: str) -> Application
     name = name.strip()
     if not name or len(name) > NAME_MAX_LENGTH:
         raise InvalidInput(
-            f"Application name {name!r} must be 1 to {NAME_MAX_LENGTH} characters.",
+            f"Application name {shown(name)} must be 1 to {NAME_MAX_LENGTH} "
+            "characters.",
             field=["name"],
         )
     statement = select(Application).where(Application.name_key == name.lower())

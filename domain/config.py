@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     #: Tokens (names, punctuation, values) a GraphQL document may have at most.
     graphql_max_tokens: int = 2000
+    #: Bytes of a request body at most; a longer one is answered with 413.
+    max_request_bytes: int = Field(default=1_048_576, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

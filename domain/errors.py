@@ -122,3 +122,15 @@ class DomainErrors(DomainError):
         self.errors = list(errors)
         if errors:
             self.code = errors[0].code
+
+
+#: Characters of a rejected value that an error message repeats at most.
+SHOWN_MAX_LENGTH = 80
+
+
+def shown(value: object) -> str:
+    """Return `value` quoted for an error message, cut short when it is long."""
+    text = str(value)
+    if len(text) <= SHOWN_MAX_LENGTH:
+        return repr(text)
+    return repr(text[:SHOWN_MAX_LENGTH]) + f" (cut from {len(text)} characters)"

@@ -11,6 +11,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from domain.errors import InvalidInput
+
 T = TypeVar("T")
 
 
@@ -53,7 +55,18 @@ async def fetch_page(
     return Page(items=list(rows), total=total, offset=offset)
 
 
+#: Characters of a `search` argument at most. SQLite rejects LIKE patterns of
+#: about 50,000 characters, and no list needs a longer search.
+SEARCH_MAX_LENGTH = 200
+
+
 def like_pattern(search: str) -> str:
     """Return a LIKE pattern matching `search` anywhere, with wildcards escaped."""
+    if len(search) > SEARCH_MAX_LENGTH:
+        raise InvalidInput(
+            f"search is {len(search)} characters long; the maximum is "
+            f"{SEARCH_MAX_LENGTH}. Search for a shorter part of the value.",
+            field=["search"],
+        )
     escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%")
     return "%" + escaped.replace("_", "\\_") + "%"

@@ -301,3 +301,83 @@ async def test_unstorable_text_rejected(
     assert (await api("{ applications { totalCount } }"))["applications"] == {
         "totalCount": 0
     }
+
+
+async def test_oversized_body_rejected(open_client: OpenClient) -> None:
+    padding = "x" * 2048
+    async with open_client(max_request_bytes=1024) as client:
+        response = await client.http.post(
+            "/graphql", json={"query": "{ __typename }", "variables": {"p": padding}}
+        )
+        small = await client.http.post("/graphql", json={"query": "{ __typename }"})
+
+    assert response.status_code == 413
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "TOO_LARGE"}
+    assert "SMARTLINK_MAX_REQUEST_BYTES" in error["message"]
+    assert small.status_code == 200
+
+
+async def test_oversized_chunked_body_rejected(open_client: OpenClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ __typename }", "variables": {"p": "'
+        for _ in range(4):
+            yield b"x" * 512
+        yield b'"}}'
+
+    async with open_client(max_request_bytes=1024) as client:
+        response = await client.http.post(
+            "/graphql",
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    assert response.status_code == 413
+
+
+async def test_deeply_nested_body_rejected(api: GraphQLClient) -> None:
+    depth = 100_000
+    body = '{"query": "{ __typename }", "variables": {"a": ' + "[" * depth
+    body += "]" * depth + "}}"
+
+    response = await api.http.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert "too deeply" in error["message"]
+
+
+async def test_long_search_rejected(api: GraphQLClient) -> None:
+    data = await api.execute(
+        "query($s: String) { users(search: $s) { totalCount } }", s="x" * 50_010
+    )
+
+    [error] = data["errors"]
+    assert error["extensions"]["code"] == "INVALID"
+    assert "maximum is 200" in error["message"]
+
+
+async def test_long_name_not_echoed(api: GraphQLClient) -> None:
+    data = await api(
+        """
+        mutation($name: String!) {
+          createApplication(input: {name: $name}) { errors { message field } }
+        }
+        """,
+        name="n" * 100_000,
+    )
+
+    [error] = data["createApplication"]["errors"]
+    assert error["field"] == ["name"]
+    assert len(error["message"]) < 300
+    assert "cut from 100000 characters" in error["message"]
+
+
+async def test_long_syntax_error_cut(api: GraphQLClient) -> None:
+    data = await api.execute("A" * 200_000)
+
+    [error] = data["errors"]
+    assert len(error["message"]) < 1100
+    assert "characters in all" in error["message"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
@@ -15,6 +16,8 @@ from api.graphql.schema import schema
 from domain.config import get_settings
 from domain.db import session_factory
 from domain.models import ApiToken, TokenRole
+
+logger = logging.getLogger(__name__)
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -34,7 +37,23 @@ class GraphQLView(GraphQL[Context, None]):
             and self.should_render_graphql_ide(self.request_adapter_class(request))
         ):
             return await self.render_graphql_ide(request)
-        return await super().run(request, context, root_value)
+        try:
+            return await super().run(request, context, root_value)
+        except RecursionError:
+            # json.loads of a body nested thousands of levels deep.
+            logger.info("Rejected a request body nested too deeply to parse.")
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": "The request body nests arrays or objects "
+                            "too deeply to parse; send flatter variables.",
+                            "extensions": {"code": "INVALID"},
+                        }
+                    ]
+                },
+                status_code=400,
+            )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

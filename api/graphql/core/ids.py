@@ -6,7 +6,7 @@ import uuid
 
 from strawberry import relay
 
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, shown
 
 
 def decode_id(global_id: relay.GlobalID | str, type_name: str, field: str) -> uuid.UUID:
@@ -18,8 +18,9 @@ def decode_id(global_id: relay.GlobalID | str, type_name: str, field: str) -> uu
             return uuid.UUID(global_id.node_id)
     except (ValueError, TypeError):
         pass
+    article = "an" if type_name[:1] in "AEIOU" else "a"
     raise InvalidInput(
-        f"{field} {str(global_id)!r} is not the id of a {type_name}; pass the `id` "
-        f"of a {type_name} object.",
+        f"{field} {shown(global_id)} is not the id of {article} {type_name}; pass "
+        f"the `id` of {article} {type_name} object.",
         field=[field],
     )

@@ -42,10 +42,22 @@ def process_graphql_errors(
         if _is_client_error(error):
             if not suggestions:
                 error.message = _SUGGESTION.sub("", error.message)
+            error.message = _cut(error.message)
             _add_code(error)
             logger.info("GraphQL operation %r failed: %s", operation, error.message)
         else:
             _mask(error, operation)
+
+
+#: Characters of a client error's message at most. A syntax error repeats the
+#: offending token, which may be as long as the request body.
+MESSAGE_MAX_LENGTH = 1000
+
+
+def _cut(message: str) -> str:
+    if len(message) <= MESSAGE_MAX_LENGTH:
+        return message
+    return f"{message[:MESSAGE_MAX_LENGTH]}... ({len(message)} characters in all)"
 
 
 def _is_client_error(error: GraphQLError) -> bool:
