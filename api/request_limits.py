@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 to a request whose body is longer than `max_bytes`.
+    """Reject with 413 a request whose body is longer than `max_bytes`.
 
     The body is read into memory up to the limit, then handed on, so a client
     that sends no Content-Length, or a false one, is limited too.
