@@ -212,3 +212,42 @@ def test_undeclared_attributes_never_drift() -> None:
     # A target that published no schema is taken to accept every attribute.
     no_schema = TargetSchema.from_documents([])
     assert [d.path for d in account_drift(state, no_schema)] == ["displayName"]
+
+
+TICKET_RESOLUTIONS = """
+query { tickets { edges { node { event status resolution } } } }
+"""
+
+
+async def test_drift_ticket_closes_once_in_line(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id, _, account = await _linked_account(api, scim_target)
+    await update_settings(api, application_id, userUpdated="NOTIFICATION")
+    scim_target.replace_attribute("Users", account["scimId"], "displayName", "Ada L.")
+    await refresh(api, application_id)
+
+    scim_target.replace_attribute(
+        "Users", account["scimId"], "displayName", "Ada Lovelace"
+    )
+    await refresh(api, application_id)
+
+    edges = (await api(TICKET_RESOLUTIONS))["tickets"]["edges"]
+    [ticket] = [edge["node"] for edge in edges]
+    assert ticket["status"] == "RESOLVED"
+    assert ticket["resolution"] == "The account matches SmartLink's values again."
+
+
+async def test_mode_change_raises_known_drift(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id, _, account = await _linked_account(api, scim_target)
+    scim_target.replace_attribute("Users", account["scimId"], "displayName", "Ada L.")
+    await refresh(api, application_id)
+    assert await _tickets(api) == []
+
+    await update_settings(api, application_id, userUpdated="NOTIFICATION")
+
+    [ticket] = await _tickets(api)
+    assert ticket["status"] == "OPEN"
+    assert "whose attribute displayName differs" in ticket["message"]

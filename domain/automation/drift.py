@@ -15,19 +15,23 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.automation import tickets
 from domain.automation.dispatch import emit
 from domain.automation.settings import get_provisioning_settings
-from domain.automation.state import AccessState
+from domain.automation.state import AccessState, settling_action
 from domain.automation.tracking import access_pairs
 from domain.mapping.changes import differing_entries
 from domain.mapping.entries import MappingKind
 from domain.mapping.evaluate import resource_values, user_values
 from domain.mapping.store import get_mapping
-from domain.models import ProvisioningEvent, ScimAccount, User
+from domain.models import ProvisioningEvent, ScimAccount, TicketStatus, User
 from domain.models.columns import utcnow
 from domain.provisioning.account_writes import declares_path
 from domain.provisioning.connection import require_connection
 from domain.scim.target_schema import TargetSchema
+
+#: The resolution of a metadata update ticket whose account matches again.
+IN_LINE_AGAIN = "The account matches SmartLink's values again."
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ async def detect_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
     )
 
     drifted = 0
+    in_line = []
     for account, user in linked:
         state = AccessState(
             user=user,
@@ -88,6 +93,8 @@ async def detect_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
         )
         found = [d.as_json() for d in account_drift(state, schema)] or None
         drifted += found is not None
+        if found is None:
+            in_line.append(state)
         if found == account.drift:
             continue
         account.drift = found
@@ -98,8 +105,51 @@ async def detect_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
             await emit(
                 session, application_id, ProvisioningEvent.USER_UPDATED, user, details
             )
+    await _close_settled_tickets(session, in_line, application_id)
     await session.flush()
     return drifted
+
+
+async def raise_known_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
+    """Emit a metadata update for each account that drifted at the last refresh.
+
+    Call it when the metadata update mode changes, so that drift found while
+    the mode was MANUAL gets its ticket or its repair at once. Returns the
+    number of accounts.
+    """
+    statement = (
+        select(ScimAccount, User)
+        .join(User, col(User.id) == col(ScimAccount.user_id))
+        .where(
+            ScimAccount.application_id == application_id,
+            col(ScimAccount.drift).is_not(None),
+        )
+    )
+    drifted = list(await session.exec(statement))
+    for account, user in drifted:
+        details = {"drift": [item["path"] for item in account.drift or []]}
+        await emit(
+            session, application_id, ProvisioningEvent.USER_UPDATED, user, details
+        )
+    return len(drifted)
+
+
+async def _close_settled_tickets(
+    session: AsyncSession, states: list[AccessState], application_id: uuid.UUID
+) -> None:
+    """Close the open metadata update tickets of accounts that no longer drift.
+
+    The account may have been repaired by a job or by hand, in the target or
+    in SmartLink. Either way, the ticket has no change left to make.
+    """
+    keys = {tickets.change_key(application_id, s.user.id): s for s in states}
+    for ticket in await tickets.open_tickets(session, list(keys)):
+        state = keys[ticket.open_key]
+        if ticket.event is ProvisioningEvent.USER_UPDATED and (
+            settling_action(ticket.event, state) is None
+        ):
+            tickets.close(ticket, TicketStatus.RESOLVED, IN_LINE_AGAIN)
+    await tickets.safe_flush(session)
 
 
 async def _linked_accounts(

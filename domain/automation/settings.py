@@ -111,6 +111,9 @@ async def update_provisioning_settings(
             token_name,
         )
 
+    if user_updated not in (None, ProvisioningMode.MANUAL, before["user_updated"]):
+        await _raise_known_drift(session, application_id)
+
     after = {name: getattr(settings, name) for name in before}
     record_audit(
         session,
@@ -122,6 +125,20 @@ async def update_provisioning_settings(
     )
     await session.flush()
     return settings
+
+
+async def _raise_known_drift(session: AsyncSession, application_id: uuid.UUID) -> None:
+    # Imported here because drift emits events, which read these settings.
+    from domain.automation.drift import raise_known_drift
+
+    await session.flush()
+    raised = await raise_known_drift(session, application_id)
+    if raised:
+        logger.info(
+            "Raised metadata updates for %d drifted accounts of application %s.",
+            raised,
+            application_id,
+        )
 
 
 def _check_range(value: int | None, low: int, high: int, field: str) -> None:

@@ -71,6 +71,16 @@ async def open_ticket_keys(session: AsyncSession, open_keys: list[str]) -> set[s
     return found
 
 
+async def open_tickets(session: AsyncSession, open_keys: list[str]) -> list[Ticket]:
+    """Return the open tickets whose keys are among `open_keys`."""
+    found: list[Ticket] = []
+    for start in range(0, len(open_keys), IN_CLAUSE_SIZE):
+        chunk = open_keys[start : start + IN_CLAUSE_SIZE]
+        statement = select(Ticket).where(col(Ticket.open_key).in_(chunk))
+        found.extend(await session.exec(statement))
+    return found
+
+
 def change_message(
     user: User,
     event: ProvisioningEvent,
@@ -78,12 +88,14 @@ def change_message(
     details: dict[str, Any] | None = None,
 ) -> str:
     drift = (details or {}).get("drift")
-    what = (
-        f"has an account whose attributes {', '.join(drift)} differ from "
-        "SmartLink's values"
-        if drift
-        else EVENT_PHRASES[event]
-    )
+    what = EVENT_PHRASES[event]
+    if drift:
+        noun = "attribute" if len(drift) == 1 else "attributes"
+        verb = "differs" if len(drift) == 1 else "differ"
+        what = (
+            f"has an account whose {noun} {', '.join(drift)} {verb} from "
+            "SmartLink's values"
+        )
     return (
         f"{user.display_name} ({user.email}) {what}. Resolve this "
         f"ticket to {ACTION_PHRASES[action]}, or dismiss it to leave the account as "
