@@ -345,7 +345,7 @@ INVALID_ENTRIES = [
     pytest.param(
         {"path": "nickName", "source": "TEMPLATE", "value": "{givenName} {nick}"},
         "INVALID",
-        "Template '{givenName} {nick}' for 'nickName' uses unknown fields nick; the "
+        "Template '{givenName} {nick}' for 'nickName' uses unknown field nick; the "
         "valid fields are id, email, givenName, familyName, displayName, active, "
         "title, department, phoneNumber, preferredLanguage, employeeNumber.",
         id="unknown template field",
@@ -357,6 +357,20 @@ INVALID_ENTRIES = [
         "of id, email, givenName, familyName, displayName, active, title, "
         "department, phoneNumber, preferredLanguage, employeeNumber.",
         id="unknown field",
+    ),
+    pytest.param(
+        {"path": "id", "source": "FIELD", "value": "id"},
+        "INVALID",
+        "Attribute 'id' of schema urn:ietf:params:scim:schemas:core:2.0:User is set "
+        "by the target itself, so no mapping can write it; remove the entry.",
+        id="server-assigned id",
+    ),
+    pytest.param(
+        {"path": "groups.display", "source": "FIELD", "value": "email"},
+        "INVALID",
+        "Attribute 'groups.display' of schema urn:ietf:params:scim:schemas:core:2.0:"
+        "User is read-only, so the target sets it itself; remove the entry.",
+        id="read-only multi-valued",
     ),
     pytest.param(
         {"path": "userName", "source": "FIELD", "value": "employeeNumber"},
@@ -380,12 +394,17 @@ async def test_invalid_entry_rejected(
 
     payload = await update_mapping(api, application_id, "USER", with_entries(entry))
 
+    # Unknown fields and type mismatches are problems of the entry's value.
+    value_problem = (
+        message.startswith(("Field ", "Template ")) or "is of type" in message
+    )
+    part = "value" if value_problem else "path"
     assert payload["provisioning"] is None
     assert payload["errors"] == [
         {
             "code": code,
             "message": message,
-            "field": ["entries", str(len(DEFAULT_USER_ENTRIES)), "path"],
+            "field": ["entries", str(len(DEFAULT_USER_ENTRIES)), part],
         }
     ]
     mapping = await mapping_of(api, application_id)

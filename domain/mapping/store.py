@@ -139,7 +139,7 @@ def problem_error(problem: MappingProblem) -> DomainError:
     """Return a problem as the error a mutation lists."""
     field = ["entries"]
     if problem.index is not None:
-        field = ["entries", str(problem.index), "path"]
+        field = ["entries", str(problem.index), problem.part]
     return DomainError(problem.message, field=field, code=problem.code)
 
 

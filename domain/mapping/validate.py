@@ -35,6 +35,8 @@ class MappingProblem:
     schema_urn: str
     #: The entry's position in the mapping; None for a missing required one.
     index: int | None = None
+    #: The part of the entry at fault: its "path" or its "value".
+    part: str = "path"
 
 
 def mapping_problems(mapping: Mapping, schema: MappingSchema) -> list[MappingProblem]:
@@ -66,7 +68,12 @@ def mapping_problems(mapping: Mapping, schema: MappingSchema) -> list[MappingPro
 
 def _at(problem: MappingProblem, index: int) -> MappingProblem:
     return MappingProblem(
-        problem.message, problem.code, problem.path, problem.schema_urn, index
+        problem.message,
+        problem.code,
+        problem.path,
+        problem.schema_urn,
+        index,
+        problem.part,
     )
 
 
@@ -91,8 +98,13 @@ def entry_problem(
             ErrorCode.NOT_FOUND,
         )
 
+    if path.attribute.lower() in UNMAPPED:
+        return problem(
+            f"Attribute {path.attribute!r} of schema {urn} is set by the target "
+            "itself, so no mapping can write it; remove the entry."
+        )
     attribute = schema.definition(urn, path.attribute)
-    if attribute is None or path.attribute.lower() in UNMAPPED:
+    if attribute is None:
         return problem(
             f"Attribute {path.attribute!r} is not in schema {urn}; pick an "
             "attribute that Provisioning.schema lists, or remove the entry.",
@@ -104,6 +116,8 @@ def entry_problem(
             "folder's members, which SmartLink keeps in step itself; remove the "
             "entry."
         )
+    if attribute.mutability == "readonly":
+        return _read_only(path, urn)
     shape = _shape_problem(path, attribute, urn)
     if shape is not None:
         return problem(shape)
@@ -120,12 +134,19 @@ def entry_problem(
             )
         target = found
 
-    if target.mutability == "readonly" or attribute.mutability == "readonly":
-        return problem(
-            f"Attribute {path.attribute_path!r} of schema {urn} is read-only, so "
-            "the target sets it itself; remove the entry.",
-        )
+    if target.mutability == "readonly":
+        return _read_only(path, urn)
     return _type_problem(entry, kind, target, urn)
+
+
+def _read_only(path: AttributePath, urn: str) -> MappingProblem:
+    return MappingProblem(
+        f"Attribute {path.attribute_path!r} of schema {urn} is read-only, so the "
+        "target sets it itself; remove the entry.",
+        ErrorCode.INVALID,
+        str(path),
+        urn,
+    )
 
 
 def _shape_problem(
@@ -175,7 +196,7 @@ def _type_problem(
     path = str(entry.path)
 
     def problem(message: str) -> MappingProblem:
-        return MappingProblem(message, ErrorCode.INVALID, path, urn)
+        return MappingProblem(message, ErrorCode.INVALID, path, urn, part="value")
 
     if entry.source is SourceKind.FIELD and entry.value not in kind.fields:
         return problem(
@@ -185,8 +206,9 @@ def _type_problem(
     if entry.source is SourceKind.TEMPLATE:
         unknown = [n for n in placeholders(entry.value) if n not in kind.fields]
         if unknown:
+            noun = "field" if len(unknown) == 1 else "fields"
             return problem(
-                f"Template {entry.value!r} for {path!r} uses unknown fields "
+                f"Template {entry.value!r} for {path!r} uses unknown {noun} "
                 f"{', '.join(unknown)}; the valid fields are "
                 f"{', '.join(kind.fields)}."
             )
