@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 
 from domain.automation.outbox import release_unsent, reserve_due_events
 from domain.db import session_scope
@@ -56,21 +57,21 @@ class Relay:
         """Send the jobs of due events; returns how many were sent."""
         async with session_scope() as session:
             event_ids = await reserve_due_events(session)
+        if not event_ids:
+            return 0
 
-        sent = 0
-        for event_id in event_ids:
-            try:
-                enqueue_event(event_id)
-            except Exception as exc:  # the broker's client raises its own errors
-                self._report_broker_down(exc)
-                async with session_scope() as session:
-                    await release_unsent(session, event_ids[sent:])
-                return 0
-            sent += 1
+        # The Redis client blocks, so sends run in a worker thread, and the event
+        # loop keeps serving requests while Redis is slow or frozen. The
+        # broker's socket timeout bounds how long that thread waits.
+        sent, error = await asyncio.to_thread(_send_jobs, event_ids)
+        if error is not None:
+            self._report_broker_down(error)
+            async with session_scope() as session:
+                await release_unsent(session, event_ids[sent:])
+            return 0
 
-        if sent:
-            logger.debug("Published %d outbox events.", sent)
-            self._report_broker_up()
+        logger.debug("Published %d outbox events.", sent)
+        self._report_broker_up()
         return sent
 
     def _report_broker_down(self, exc: Exception) -> None:
@@ -82,6 +83,19 @@ class Relay:
         if self._broker_down:
             logger.info("Job broker reachable again; sending pending events.")
         self._broker_down = False
+
+
+def _send_jobs(event_ids: list[uuid.UUID]) -> tuple[int, Exception | None]:
+    """Send one job per event, stopping at the first failure.
+
+    Returns how many were sent, and the error that stopped the sends.
+    """
+    for sent, event_id in enumerate(event_ids):
+        try:
+            enqueue_event(event_id)
+        except Exception as exc:  # the broker's client raises its own errors
+            return sent, exc
+    return len(event_ids), None
 
 
 #: The relay of this process, set while `smartlink serve` runs.

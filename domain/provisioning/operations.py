@@ -92,6 +92,43 @@ async def _expire_abandoned_lock(session: AsyncSession, lock_key: str) -> None:
     )
 
 
+async def abandon_running_operations(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    *,
+    trigger_prefix: str,
+    user_id: uuid.UUID | None = None,
+    folder_id: uuid.UUID | None = None,
+    reason: str,
+) -> int:
+    """Fail the RUNNING operations of a job known to be dead, releasing their locks.
+
+    Selects the operations of one application whose trigger starts with
+    `trigger_prefix`, on `folder_id` when given, else on `user_id`. Without
+    this, a retry of the dead job would wait `LOCK_EXPIRES` for its lock.
+    Returns how many operations were failed; does not commit.
+    """
+    statement = (
+        update(ProvisioningOperation)
+        .where(col(ProvisioningOperation.application_id) == application_id)
+        .where(col(ProvisioningOperation.status) == OperationStatus.RUNNING)
+        .where(col(ProvisioningOperation.trigger).startswith(trigger_prefix))
+        .values(
+            lock_key=None,
+            status=OperationStatus.FAILED,
+            error=reason,
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if folder_id is not None:
+        statement = statement.where(col(ProvisioningOperation.folder_id) == folder_id)
+    else:
+        statement = statement.where(col(ProvisioningOperation.user_id) == user_id)
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    return int(result.rowcount)
+
+
 async def discard_operation(
     session: AsyncSession, operation: ProvisioningOperation
 ) -> None:

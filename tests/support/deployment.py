@@ -1,0 +1,135 @@
+"""`smartlink serve` and `smartlink worker` as processes, as a deployment runs them.
+
+The processes share the suite's database on PostgreSQL, and get a fresh
+SQLite file of their own otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.graphql import GraphQLClient
+from tests.support.processes import Service, run_smartlink, smartlink_env
+from tests.support.scim2_server import free_port
+
+#: Worker arguments of every deployment: one process, so a SIGKILL of the
+#: leader's group kills every thread that holds a job.
+WORKER_ARGS = ["worker", "--processes", "1", "--threads", "2"]
+
+
+@dataclass
+class Deployment:
+    """A running `smartlink serve`, with its worker when jobs go through Redis."""
+
+    env: dict[str, str]
+    base_url: str
+    services: list[Service]
+    directory: Path
+    add_finalizer: Callable[[Callable[[], object]], None]
+
+    def create_token(self, name: str) -> str:
+        result = run_smartlink("create-token", name, env=self.env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()[-1]
+
+    def output(self) -> str:
+        """Everything the processes printed so far, stdout and stderr."""
+        return "\n".join(service.output() for service in self.services)
+
+    @property
+    def worker(self) -> Service:
+        workers = [s for s in self.services if s.name == "smartlink worker"]
+        assert workers, "This deployment has no worker: it runs without Redis."
+        return workers[-1]
+
+    def kill_worker(self) -> None:
+        """Kill the worker and the processes it forked with SIGKILL, mid-job."""
+        worker = self.worker
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(timeout=10)
+
+    def start_worker(self) -> Service:
+        """Start a new worker process, logging to a file of its own."""
+        number = sum(1 for s in self.services if s.name == "smartlink worker")
+        worker = Service.start(
+            "smartlink worker",
+            WORKER_ARGS,
+            self.env,
+            self.directory / f"worker-{number}.log",
+        )
+        self.add_finalizer(worker.stop)
+        self.services.append(worker)
+        return worker
+
+
+def deployment_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    database_url = os.environ.get("SMARTLINK_DATABASE_URL")
+    if database_url:
+        settings["SMARTLINK_DATABASE_URL"] = database_url
+    return smartlink_env(
+        data_dir,
+        SMARTLINK_OUTBOUND_ALLOW="127.0.0.1",
+        # DEBUG logs the most, so a secret in any log line shows up.
+        SMARTLINK_LOG_LEVEL="DEBUG",
+        PYTHONUNBUFFERED="1",
+        **settings,
+    )
+
+
+def deploy(
+    directory: Path,
+    add_finalizer: Callable[[Callable[[], object]], None],
+    **settings: str,
+) -> Deployment:
+    """Start `smartlink serve`, and `smartlink worker` when `settings` set
+    SMARTLINK_REDIS_URL."""
+    env = deployment_env(directory / "data", **settings)
+    port = free_port()
+    server = Service.start(
+        "smartlink serve", ["serve", "--port", str(port)], env, directory / "serve.log"
+    )
+    add_finalizer(server.stop)
+    deployment = Deployment(
+        env=env,
+        base_url=f"http://127.0.0.1:{port}",
+        services=[server],
+        directory=directory,
+        add_finalizer=add_finalizer,
+    )
+    if "SMARTLINK_REDIS_URL" in settings:
+        deployment.start_worker()
+
+    server.wait_for_http(f"{deployment.base_url}/healthz")
+    for service in deployment.services:
+        service.check_running()
+    return deployment
+
+
+@dataclass
+class Client:
+    """The API of a deployment, called with a token of its own, as a script would."""
+
+    api: GraphQLClient
+    token_name: str
+    token: str
+
+
+async def deployment_client(
+    deployment: Deployment, timeout: float = 30
+) -> AsyncIterator[Client]:
+    """Yield a client of the deployment's API, with a new admin token."""
+    name = f"script-{uuid.uuid4().hex[:8]}"
+    token = deployment.create_token(name)
+    async with httpx.AsyncClient(
+        base_url=deployment.base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    ) as http:
+        yield Client(api=GraphQLClient(http), token_name=name, token=token)
