@@ -22,7 +22,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.automation.guard import AUTOMATIC_TRIGGER
 from domain.models import EventStatus, OutboxEvent
 from domain.models.columns import utcnow
-from domain.provisioning.operations import abandon_running_operations
+from domain.provisioning.account_creation import CREATE_ACCOUNT
+from domain.provisioning.operations import (
+    abandon_running_operations,
+    may_have_written,
+)
 
 #: An ENQUEUED event not claimed after this long is published again: its
 #: message may be stranded in a dead worker's prefetch. Each later copy waits
@@ -201,6 +205,21 @@ async def has_unfinished_predecessor(session: AsyncSession, event: OutboxEvent) 
         col(OutboxEvent.status).in_(UNFINISHED),
     )
     return (await session.exec(statement.limit(1))).first() is not None
+
+
+async def retry_must_look_first(session: AsyncSession, event: OutboxEvent) -> bool:
+    """Return whether an earlier attempt at the event may have created the
+    account, so the next one must search the target before POSTing."""
+    if event.attempts <= 1 or event.user_id is None:
+        return False
+    return await may_have_written(
+        session,
+        event.application_id,
+        event.user_id,
+        CREATE_ACCOUNT,
+        trigger_prefix=AUTOMATIC_TRIGGER,
+        since=event.created_at,
+    )
 
 
 def reschedule(event: OutboxEvent, delay: timedelta, error: str | None = None) -> None:

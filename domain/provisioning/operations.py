@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,10 @@ from domain.models.columns import utcnow
 from domain.pagination import Page, PageRequest, fetch_page
 from domain.provisioning.target_errors import target_error
 from domain.scim.errors import ScimError, ScimResponseError
+
+#: Target statuses that say the target did not act on the request: 429 (RFC
+#: 6585 4) and 503 (RFC 9110 15.6.4).
+NOT_ACTED_ON = (429, 503)
 
 #: An operation still running after this long is taken as abandoned by a
 #: process that died, and its lock is released.
@@ -127,6 +131,40 @@ async def abandon_running_operations(
         statement = statement.where(col(ProvisioningOperation.user_id) == user_id)
     result = await session.exec(statement)  # type: ignore[call-overload]
     return int(result.rowcount)
+
+
+async def may_have_written(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    user_id: uuid.UUID,
+    action: str,
+    *,
+    trigger_prefix: str,
+    since: datetime,
+) -> bool:
+    """Return whether a failed `action` on the user since `since` may have
+    reached the target anyway.
+
+    Only failures with a status in `NOT_ACTED_ON` are known to have written
+    nothing. A timeout, a lost connection, a dead worker or a 500 leaves the
+    outcome unknown, so the retry must look for the resource before writing.
+    """
+    # NOTE: a proxy in front of the target may answer 503 after the target
+    # acted; a create retried then gets 409 and adopts the account.
+    statement = (
+        select(ProvisioningOperation.id)
+        .where(ProvisioningOperation.application_id == application_id)
+        .where(ProvisioningOperation.user_id == user_id)
+        .where(ProvisioningOperation.action == action)
+        .where(ProvisioningOperation.status == OperationStatus.FAILED)
+        .where(col(ProvisioningOperation.trigger).startswith(trigger_prefix))
+        .where(col(ProvisioningOperation.created_at) >= since)
+        .where(
+            col(ProvisioningOperation.target_status).is_(None)
+            | col(ProvisioningOperation.target_status).not_in(NOT_ACTED_ON)
+        )
+    )
+    return (await session.exec(statement.limit(1))).first() is not None
 
 
 async def discard_operation(

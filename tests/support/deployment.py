@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
+from domain.db import create_engine
+from domain.models import OutboxEvent
 from tests.support.graphql import GraphQLClient
 from tests.support.processes import Service, run_smartlink, smartlink_env
 from tests.support.scim2_server import free_port
@@ -55,18 +58,42 @@ class Deployment:
         os.killpg(worker.process.pid, signal.SIGKILL)
         worker.process.wait(timeout=10)
 
-    def start_worker(self) -> Service:
-        """Start a new worker process, logging to a file of its own."""
+    def start_worker(self, *args: str) -> Service:
+        """Start a new worker process, logging to a file of its own.
+
+        `args` replace the default `WORKER_ARGS`, such as to run more threads.
+        """
         number = sum(1 for s in self.services if s.name == "smartlink worker")
         worker = Service.start(
             "smartlink worker",
-            WORKER_ARGS,
+            list(args) or WORKER_ARGS,
             self.env,
             self.directory / f"worker-{number}.log",
         )
         self.add_finalizer(worker.stop)
         self.services.append(worker)
         return worker
+
+    @property
+    def database_url(self) -> str:
+        """The database the processes use, as `smartlink` resolves it."""
+        configured = self.env.get("SMARTLINK_DATABASE_URL")
+        if configured:
+            return configured
+        data_dir = Path(self.env["SMARTLINK_DATA_DIR"]).resolve()
+        return f"sqlite+aiosqlite:///{data_dir / 'smartlink.db'}"
+
+    async def event_statuses(self) -> dict[str, int]:
+        """Count the outbox events by status, read from the deployment's database."""
+        engine = create_engine(self.database_url)
+        try:
+            async with engine.connect() as connection:
+                status = OutboxEvent.__table__.c.status  # type: ignore[attr-defined]
+                statement = select(status, func.count()).group_by(status)
+                rows = await connection.execute(statement)
+                return {value.value: count for value, count in rows}
+        finally:
+            await engine.dispose()
 
 
 def deployment_env(data_dir: Path, **settings: str) -> dict[str, str]:
@@ -86,10 +113,11 @@ def deployment_env(data_dir: Path, **settings: str) -> dict[str, str]:
 def deploy(
     directory: Path,
     add_finalizer: Callable[[Callable[[], object]], None],
+    worker_args: tuple[str, ...] = (),
     **settings: str,
 ) -> Deployment:
-    """Start `smartlink serve`, and `smartlink worker` when `settings` set
-    SMARTLINK_REDIS_URL."""
+    """Start `smartlink serve`, and `smartlink worker` with `worker_args` when
+    `settings` set SMARTLINK_REDIS_URL."""
     env = deployment_env(directory / "data", **settings)
     port = free_port()
     server = Service.start(
@@ -104,7 +132,7 @@ def deploy(
         add_finalizer=add_finalizer,
     )
     if "SMARTLINK_REDIS_URL" in settings:
-        deployment.start_worker()
+        deployment.start_worker(*worker_args)
 
     server.wait_for_http(f"{deployment.base_url}/healthz")
     for service in deployment.services:
