@@ -15,7 +15,7 @@ from dramatiq.middleware.asyncio import AsyncIO
 
 from domain.config import get_settings
 
-#: Seconds a Redis command may take to connect, and to answer, before it fails.
+#: Seconds a Redis command may take to connect, and to reply, before it fails.
 #: Without a bound, a frozen Redis keeps a send waiting forever, because the
 #: kernel still accepts its connections.
 REDIS_SOCKET_TIMEOUT = 5.0

@@ -18,8 +18,9 @@ from domain.pagination import Page, PageRequest, fetch_page
 from domain.provisioning.target_errors import target_error
 from domain.scim.errors import ScimError, ScimResponseError
 
-#: Target statuses that say the target did not act on the request: 429 (RFC
-#: 6585 4) and 503 (RFC 9110 15.6.4).
+#: Statuses with which a target declines to handle a request, so it wrote
+#: nothing: 429 Too Many Requests (RFC 6585 4) and 503 Service Unavailable
+#: (RFC 9110 15.6.4).
 NOT_ACTED_ON = (429, 503)
 
 #: An operation still running after this long is taken as abandoned by a
@@ -149,8 +150,9 @@ async def may_have_written(
     nothing. A timeout, a lost connection, a dead worker or a 500 leaves the
     outcome unknown, so the retry must look for the resource before writing.
     """
-    # NOTE: a proxy in front of the target may answer 503 after the target
-    # acted; a create retried then gets 409 and adopts the account.
+    # NOTE: a proxy in front of the target may return 503 after the target
+    # acted. A create retried then gets 409 and adopts the account, unless the
+    # target lets two accounts share a userName.
     statement = (
         select(ProvisioningOperation.id)
         .where(ProvisioningOperation.application_id == application_id)

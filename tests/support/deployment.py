@@ -15,15 +15,17 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.db import create_engine
 from domain.models import OutboxEvent
+from domain.tokens import create_token
 from tests.support.graphql import GraphQLClient
 from tests.support.processes import Service, run_smartlink, smartlink_env
 from tests.support.scim2_server import free_port
 
-#: Worker arguments of every deployment: one process, so a SIGKILL of the
-#: leader's group kills every thread that holds a job.
+#: Default worker arguments: one process, so a SIGKILL of the leader's group
+#: kills every thread that runs a job.
 WORKER_ARGS = ["worker", "--processes", "1", "--threads", "2"]
 
 
@@ -82,6 +84,20 @@ class Deployment:
             return configured
         data_dir = Path(self.env["SMARTLINK_DATA_DIR"]).resolve()
         return f"sqlite+aiosqlite:///{data_dir / 'smartlink.db'}"
+
+    async def insert_token(self, name: str) -> str:
+        """Create an admin token in the deployment's database, in this process.
+
+        Faster than `create_token`, which starts the `smartlink` command.
+        """
+        engine = create_engine(self.database_url)
+        try:
+            async with AsyncSession(engine) as session:
+                _token, secret = await create_token(session, name)
+                await session.commit()
+        finally:
+            await engine.dispose()
+        return secret
 
     async def event_statuses(self) -> dict[str, int]:
         """Count the outbox events by status, read from the deployment's database."""
@@ -150,14 +166,21 @@ class Client:
 
 
 async def deployment_client(
-    deployment: Deployment, timeout: float = 30
+    deployment: Deployment, *, insert_token: bool = False
 ) -> AsyncIterator[Client]:
-    """Yield a client of the deployment's API, with a new admin token."""
+    """Yield a client of the deployment's API, with a new admin token.
+
+    The token comes from `smartlink create-token`, or from `insert_token`
+    when `insert_token` is set.
+    """
     name = f"script-{uuid.uuid4().hex[:8]}"
-    token = deployment.create_token(name)
+    if insert_token:
+        token = await deployment.insert_token(name)
+    else:
+        token = deployment.create_token(name)
     async with httpx.AsyncClient(
         base_url=deployment.base_url,
         headers={"Authorization": f"Bearer {token}"},
-        timeout=timeout,
+        timeout=30,
     ) as http:
         yield Client(api=GraphQLClient(http), token_name=name, token=token)

@@ -1,7 +1,7 @@
 """A private `redis-server` on loopback, for tests that kill, stop or freeze it.
 
 The machine's shared Redis must stay up for other test runs, so outage tests
-start their own server on a free port, with persistence off: a restarted
+start their own server on a free port. Persistence is off, so a restarted
 server starts empty, as a crashed Redis without a dump or append-only file
 does.
 """
@@ -75,7 +75,7 @@ class RedisServer:
         process.wait(timeout=10)
 
     def pause(self) -> None:
-        """Freeze the server with SIGSTOP: connections open, nothing answers."""
+        """Freeze the server with SIGSTOP: connections open, but no reply comes."""
         self._running().send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
