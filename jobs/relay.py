@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 
 from domain.automation.outbox import release_unsent, reserve_due_events
 from domain.db import session_scope
@@ -63,22 +64,21 @@ class Relay:
         """Send the jobs of due events; returns how many events were sent."""
         async with session_scope() as session:
             event_ids = await reserve_due_events(session)
+        if not event_ids:
+            return 0
 
-        sent = 0
-        for start in range(0, len(event_ids), BATCH_SIZE):
-            batch = event_ids[start : start + BATCH_SIZE]
-            try:
-                enqueue_events(batch)
-            except Exception as exc:  # the broker's client raises its own errors
-                self._report_broker_down(exc)
-                async with session_scope() as session:
-                    await release_unsent(session, event_ids[sent:])
-                return 0
-            sent += len(batch)
+        # The Redis client blocks, so sends run in a worker thread, and the event
+        # loop keeps serving requests while Redis is slow or frozen. The
+        # broker's socket timeout bounds how long that thread waits.
+        sent, error = await asyncio.to_thread(_send_jobs, event_ids)
+        if error is not None:
+            self._report_broker_down(error)
+            async with session_scope() as session:
+                await release_unsent(session, event_ids[sent:])
+            return 0
 
-        if sent:
-            logger.debug("Published %d outbox events.", sent)
-            self._report_broker_up()
+        logger.debug("Published %d outbox events.", sent)
+        self._report_broker_up()
         return sent
 
     def _report_broker_down(self, exc: Exception) -> None:
@@ -90,6 +90,19 @@ class Relay:
         if self._broker_down:
             logger.info("Job broker reachable again; sending pending events.")
         self._broker_down = False
+
+
+def _send_jobs(event_ids: list[uuid.UUID]) -> tuple[int, Exception | None]:
+    """Send one job per batch of events, stopping at the first failure.
+
+    Returns how many events were sent, and the error that stopped the sends.
+    """
+    for start in range(0, len(event_ids), BATCH_SIZE):
+        try:
+            enqueue_events(event_ids[start : start + BATCH_SIZE])
+        except Exception as exc:  # the broker's client raises its own errors
+            return start, exc
+    return len(event_ids), None
 
 
 #: The relay of this process, set while `smartlink serve` runs.

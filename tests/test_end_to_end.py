@@ -4,8 +4,7 @@ These tests drive the API over real HTTP, as an automation script would, with
 jobs going through Redis to a separate worker process, or through the
 in-process worker when no Redis URL is set. Redis comes from
 `SMARTLINK_TEST_REDIS_URL` (default redis://127.0.0.1:6379/15), whose database
-they flush. The processes share the suite's database on PostgreSQL, and get a
-fresh SQLite file of their own otherwise.
+they flush. `tests/support/deployment.py` starts the processes.
 """
 
 from __future__ import annotations
@@ -14,13 +13,11 @@ import asyncio
 import base64
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 from sqlalchemy import update
@@ -29,6 +26,7 @@ from sqlmodel import col
 from domain.db import create_engine
 from domain.models import RefreshSchedule
 from domain.models.columns import utcnow
+from tests.support.deployment import Client, Deployment, deploy, deployment_client
 from tests.support.fixtures import (
     CONFIGURE,
     create_application,
@@ -37,8 +35,7 @@ from tests.support.fixtures import (
     wait_for_refresh,
 )
 from tests.support.graphql import GraphQLClient
-from tests.support.processes import Service, run_smartlink, smartlink_env
-from tests.support.scim2_server import Scim2Server, ScimTenant, free_port
+from tests.support.scim2_server import Scim2Server, ScimTenant
 
 TEST_REDIS_URL = os.environ.get("SMARTLINK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -128,71 +125,6 @@ query($id: ID!) {
 """
 
 
-@dataclass
-class Deployment:
-    """A running `smartlink serve`, with its worker when jobs go through Redis."""
-
-    env: dict[str, str]
-    base_url: str
-    services: list[Service]
-
-    def create_token(self, name: str) -> str:
-        result = run_smartlink("create-token", name, env=self.env)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.splitlines()[-1]
-
-    def output(self) -> str:
-        """Everything the processes printed so far, stdout and stderr."""
-        return "\n".join(service.output() for service in self.services)
-
-
-def _deployment_env(data_dir: Path, **settings: str) -> dict[str, str]:
-    database_url = os.environ.get("SMARTLINK_DATABASE_URL")
-    if database_url:
-        settings["SMARTLINK_DATABASE_URL"] = database_url
-    return smartlink_env(
-        data_dir,
-        SMARTLINK_OUTBOUND_ALLOW="127.0.0.1",
-        # DEBUG logs the most, so a secret in any log line shows up.
-        SMARTLINK_LOG_LEVEL="DEBUG",
-        PYTHONUNBUFFERED="1",
-        # Tests make a refresh due by moving its time, then wait for this poll.
-        SMARTLINK_SCHEDULER_POLL="0.2",
-        **settings,
-    )
-
-
-def _deploy(
-    directory: Path,
-    add_finalizer: Callable[[Callable[[], object]], None],
-    **settings: str,
-) -> Deployment:
-    """Start `smartlink serve`, and `smartlink worker` when `settings` set
-    SMARTLINK_REDIS_URL."""
-    env = _deployment_env(directory / "data", **settings)
-    port = free_port()
-    server = Service.start(
-        "smartlink serve", ["serve", "--port", str(port)], env, directory / "serve.log"
-    )
-    add_finalizer(server.stop)
-    services = [server]
-    if "SMARTLINK_REDIS_URL" in settings:
-        worker = Service.start(
-            "smartlink worker",
-            ["worker", "--processes", "1", "--threads", "2"],
-            env,
-            directory / "worker.log",
-        )
-        add_finalizer(worker.stop)
-        services.append(worker)
-
-    base_url = f"http://127.0.0.1:{port}"
-    server.wait_for_http(f"{base_url}/healthz")
-    for service in services:
-        service.check_running()
-    return Deployment(env=env, base_url=base_url, services=services)
-
-
 @pytest.fixture(scope="module")
 def redis_url() -> str:
     """The flushed Redis database of the tests; fails when Redis is down."""
@@ -222,43 +154,23 @@ def redis_deployment(
     redis_url: str,
 ) -> Deployment:
     directory = tmp_path_factory.mktemp("redis-deployment")
-    return _deploy(directory, request.addfinalizer, SMARTLINK_REDIS_URL=redis_url)
+    return deploy(directory, request.addfinalizer, SMARTLINK_REDIS_URL=redis_url)
 
 
 @pytest.fixture
 def embedded_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Deployment:
-    return _deploy(tmp_path, request.addfinalizer)
-
-
-@dataclass
-class Client:
-    """The API of a deployment, called with a token of its own, as a script would."""
-
-    api: GraphQLClient
-    token_name: str
-    token: str
-
-
-async def _client(deployment: Deployment) -> AsyncIterator[Client]:
-    name = f"script-{uuid.uuid4().hex[:8]}"
-    token = deployment.create_token(name)
-    async with httpx.AsyncClient(
-        base_url=deployment.base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    ) as http:
-        yield Client(api=GraphQLClient(http), token_name=name, token=token)
+    return deploy(tmp_path, request.addfinalizer)
 
 
 @pytest.fixture
 async def redis_client(redis_deployment: Deployment) -> AsyncIterator[Client]:
-    async for client in _client(redis_deployment):
+    async for client in deployment_client(redis_deployment):
         yield client
 
 
 @pytest.fixture
 async def embedded_client(embedded_deployment: Deployment) -> AsyncIterator[Client]:
-    async for client in _client(embedded_deployment):
+    async for client in deployment_client(embedded_deployment):
         yield client
 
 

@@ -79,7 +79,15 @@ async def _ensure_settings_row(
 async def hold(
     session: AsyncSession, event: OutboxEvent, settings: ProvisioningSettings
 ) -> None:
-    """Park the event and open (or update) the ticket asking an admin to decide."""
+    """Park the event and open (or update) the ticket asking an admin to decide.
+
+    The settings row is locked first, so concurrent holds of one application
+    take turns, and each counts the events the others held. On PostgreSQL,
+    without the lock, two holds in flight each miss the other's uncommitted
+    row, and the ticket shows one removal too few. SQLite ignores FOR UPDATE
+    because it runs one write transaction at a time.
+    """
+    await _lock_settings_row(session, event.application_id)
     event.status = EventStatus.HELD
     event.claimed_at = None
     await session.flush()
@@ -99,6 +107,15 @@ async def hold(
         message=message,
         user_id=None,
     )
+
+
+async def _lock_settings_row(session: AsyncSession, application_id: uuid.UUID) -> None:
+    statement = (
+        select(ProvisioningSettings.application_id)
+        .where(ProvisioningSettings.application_id == application_id)
+        .with_for_update()
+    )
+    await session.exec(statement)
 
 
 async def count_held(session: AsyncSession, application_id: uuid.UUID) -> int:

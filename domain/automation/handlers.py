@@ -134,7 +134,7 @@ async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:
             action,
             state,
             trigger=f"{guard.AUTOMATIC_TRIGGER}{event.event.value}",
-            look_first=event.attempts > 1,
+            look_first=await outbox.retry_must_look_first(session, event),
         )
     except DomainError as error:
         return await fail_or_retry(session, event, user, action, error)

@@ -14,13 +14,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.automation.guard import AUTOMATIC_TRIGGER
 from domain.models import EventStatus, OutboxEvent
 from domain.models.columns import utcnow
+from domain.provisioning.account_creation import CREATE_ACCOUNT
+from domain.provisioning.operations import (
+    abandon_running_operations,
+    may_have_written,
+)
 
 #: An ENQUEUED event not claimed after this long is published again: its
 #: message may be stranded in a dead worker's prefetch. Each later copy waits
@@ -42,16 +49,20 @@ UNFINISHED = (
 )
 
 
+def _claim_expired(now: datetime):  # type: ignore[no-untyped-def]
+    return and_(
+        col(OutboxEvent.status) == EventStatus.RUNNING,
+        col(OutboxEvent.claimed_at) < now - CLAIM_EXPIRES,
+    )
+
+
 def _publishable(now: datetime):  # type: ignore[no-untyped-def]
     return or_(
         and_(
             col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]),
             col(OutboxEvent.next_attempt_at) <= now,
         ),
-        and_(
-            col(OutboxEvent.status) == EventStatus.RUNNING,
-            col(OutboxEvent.claimed_at) < now - CLAIM_EXPIRES,
-        ),
+        _claim_expired(now),
     )
 
 
@@ -79,7 +90,11 @@ async def reserve_due_events(
     )
     by_delay: dict[timedelta, list[uuid.UUID]] = {}
     event_ids = []
-    for event_id, status, enqueued_at in await session.exec(statement):
+    for event_id, status, enqueued_at in list(await session.exec(statement)):
+        if status is EventStatus.RUNNING:
+            if await _take_over(session, event_id, now, EventStatus.ENQUEUED):
+                event_ids.append(event_id)
+            continue
         delay = REPUBLISH_AFTER
         if status is EventStatus.ENQUEUED and enqueued_at is not None:
             delay = republish_delay(now - enqueued_at)
@@ -97,9 +112,54 @@ async def reserve_due_events(
                 next_attempt_at=now + delay,
                 claimed_at=None,
             )
+            .execution_options(synchronize_session=False)
         )
     await session.commit()
     return event_ids
+
+
+async def _take_over(
+    session: AsyncSession, event_id: uuid.UUID, now: datetime, status: EventStatus
+) -> bool:
+    """Move an event from a dead worker's expired claim to `status`.
+
+    The dead job's operations still hold their locks, so they are failed
+    here, and the next attempt can start at once. Returns False when the
+    claim is no longer expired, because the event moved on meanwhile.
+    """
+    values: dict[str, Any] = {"status": status, "claimed_at": now}
+    if status is EventStatus.ENQUEUED:
+        values = {
+            "status": status,
+            "enqueued_at": now,
+            "next_attempt_at": now + REPUBLISH_AFTER,
+            "claimed_at": None,
+        }
+    result = await session.exec(  # type: ignore[call-overload]
+        update(OutboxEvent)
+        .where(col(OutboxEvent.id) == event_id)
+        .where(_claim_expired(now))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    subject = select(
+        OutboxEvent.application_id, OutboxEvent.user_id, OutboxEvent.folder_id
+    ).where(OutboxEvent.id == event_id)
+    application_id, user_id, folder_id = (await session.exec(subject)).one()
+    await abandon_running_operations(
+        session,
+        application_id,
+        trigger_prefix=AUTOMATIC_TRIGGER,
+        user_id=user_id,
+        folder_id=folder_id,
+        reason=(
+            f"Abandoned: the worker running event {event_id} stopped before it "
+            "finished; the event is tried again."
+        ),
+    )
+    return True
 
 
 async def release_unsent(session: AsyncSession, event_ids: list[uuid.UUID]) -> None:
@@ -121,21 +181,15 @@ async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | Non
     result = await session.exec(  # type: ignore[call-overload]
         update(OutboxEvent)
         .where(col(OutboxEvent.id) == event_id)
-        .where(
-            or_(
-                col(OutboxEvent.status).in_(
-                    [EventStatus.PENDING, EventStatus.ENQUEUED]
-                ),
-                and_(
-                    col(OutboxEvent.status) == EventStatus.RUNNING,
-                    col(OutboxEvent.claimed_at) < now - CLAIM_EXPIRES,
-                ),
-            )
-        )
+        .where(col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]))
         .values(status=EventStatus.RUNNING, claimed_at=now)
+        .execution_options(synchronize_session=False)
     )
+    claimed = result.rowcount == 1
+    if not claimed:
+        claimed = await _take_over(session, event_id, now, EventStatus.RUNNING)
     await session.commit()
-    if result.rowcount != 1:
+    if not claimed:
         return None
     event = await session.get(OutboxEvent, event_id)
     if event is not None:
@@ -155,12 +209,17 @@ async def claim_many(
     result = await session.exec(  # type: ignore[call-overload]
         update(OutboxEvent)
         .where(col(OutboxEvent.id).in_(event_ids))
-        .where(_claimable(now))
+        .where(col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]))
         .values(status=EventStatus.RUNNING, claimed_at=now)
         .returning(OutboxEvent.id)
         .execution_options(synchronize_session=False)
     )
     claimed = [row[0] for row in result]
+    # Events of a dead worker are taken over one by one, which also abandons
+    # that worker's operations so their locks do not hold this job up.
+    for event_id in set(event_ids) - set(claimed):
+        if await _take_over(session, event_id, now, EventStatus.RUNNING):
+            claimed.append(event_id)
     await session.commit()
     if not claimed:
         return []
@@ -211,16 +270,6 @@ async def waiting_events(
     }
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
-    return or_(
-        col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]),
-        and_(
-            col(OutboxEvent.status) == EventStatus.RUNNING,
-            col(OutboxEvent.claimed_at) < now - CLAIM_EXPIRES,
-        ),
-    )
-
-
 async def has_unfinished_predecessor(session: AsyncSession, event: OutboxEvent) -> bool:
     """Return whether an earlier event of this user and application is unfinished."""
     statement = select(OutboxEvent.id).where(
@@ -230,6 +279,21 @@ async def has_unfinished_predecessor(session: AsyncSession, event: OutboxEvent) 
         col(OutboxEvent.status).in_(UNFINISHED),
     )
     return (await session.exec(statement.limit(1))).first() is not None
+
+
+async def retry_must_look_first(session: AsyncSession, event: OutboxEvent) -> bool:
+    """Return whether an earlier attempt at the event may have created the
+    account, so the next one must search the target before POSTing."""
+    if event.attempts <= 1 or event.user_id is None:
+        return False
+    return await may_have_written(
+        session,
+        event.application_id,
+        event.user_id,
+        CREATE_ACCOUNT,
+        trigger_prefix=AUTOMATIC_TRIGGER,
+        since=event.created_at,
+    )
 
 
 def reschedule(event: OutboxEvent, delay: timedelta, error: str | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,11 @@ from domain.pagination import Page, PageRequest, fetch_page
 from domain.provisioning.target_errors import target_error
 from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError, ScimResponseError
+
+#: Statuses with which a target declines to handle a request, so it wrote
+#: nothing: 429 Too Many Requests (RFC 6585 4) and 503 Service Unavailable
+#: (RFC 9110 15.6.4).
+NOT_ACTED_ON = (429, 503)
 
 #: An operation still running after this long is taken as abandoned by a
 #: process that died, and its lock is released.
@@ -151,6 +156,78 @@ async def _expire_abandoned_lock(session: AsyncSession, lock_key: str) -> None:
             finished_at=utcnow(),
         )
     )
+
+
+async def abandon_running_operations(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    *,
+    trigger_prefix: str,
+    user_id: uuid.UUID | None = None,
+    folder_id: uuid.UUID | None = None,
+    reason: str,
+) -> int:
+    """Fail the RUNNING operations of a job known to be dead, releasing their locks.
+
+    Selects the operations of one application whose trigger starts with
+    `trigger_prefix`, on `folder_id` when given, else on `user_id`. Without
+    this, a retry of the dead job would wait `LOCK_EXPIRES` for its lock.
+    Returns how many operations were failed; does not commit.
+    """
+    statement = (
+        update(ProvisioningOperation)
+        .where(col(ProvisioningOperation.application_id) == application_id)
+        .where(col(ProvisioningOperation.status) == OperationStatus.RUNNING)
+        .where(col(ProvisioningOperation.trigger).startswith(trigger_prefix))
+        .values(
+            lock_key=None,
+            status=OperationStatus.FAILED,
+            error=reason,
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if folder_id is not None:
+        statement = statement.where(col(ProvisioningOperation.folder_id) == folder_id)
+    else:
+        statement = statement.where(col(ProvisioningOperation.user_id) == user_id)
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    return int(result.rowcount)
+
+
+async def may_have_written(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    user_id: uuid.UUID,
+    action: str,
+    *,
+    trigger_prefix: str,
+    since: datetime,
+) -> bool:
+    """Return whether a failed `action` on the user since `since` may have
+    reached the target anyway.
+
+    Only failures with a status in `NOT_ACTED_ON` are known to have written
+    nothing. A timeout, a lost connection, a dead worker or a 500 leaves the
+    outcome unknown, so the retry must look for the resource before writing.
+    """
+    # NOTE: a proxy in front of the target may return 503 after the target
+    # acted. A create retried then gets 409 and adopts the account, unless the
+    # target lets two accounts share a userName.
+    statement = (
+        select(ProvisioningOperation.id)
+        .where(ProvisioningOperation.application_id == application_id)
+        .where(ProvisioningOperation.user_id == user_id)
+        .where(ProvisioningOperation.action == action)
+        .where(ProvisioningOperation.status == OperationStatus.FAILED)
+        .where(col(ProvisioningOperation.trigger).startswith(trigger_prefix))
+        .where(col(ProvisioningOperation.created_at) >= since)
+        .where(
+            col(ProvisioningOperation.target_status).is_(None)
+            | col(ProvisioningOperation.target_status).not_in(NOT_ACTED_ON)
+        )
+    )
+    return (await session.exec(statement.limit(1))).first() is not None
 
 
 async def discard_operation(

@@ -483,6 +483,10 @@ def _status_error(
         return errors.ScimRateLimited(
             message, retry_after=parse_retry_after(response), **kwargs
         )
+    if status == 503:
+        return errors.ScimServerError(
+            message, retry_after=parse_retry_after(response), **kwargs
+        )
     if status >= 500:
         return errors.ScimServerError(message, **kwargs)
     return errors.ScimRejected(message, **kwargs)

@@ -14,7 +14,7 @@
     │   ├── ScimMisrouted         stop: fix the base URL (404 that is no SCIM error)
     │   ├── ScimConflict          look the resource up and adopt it (409)
     │   ├── ScimRateLimited       retry after `retry_after` (429)
-    │   ├── ScimServerError       retry later (5xx)
+    │   ├── ScimServerError       retry later (5xx), after `retry_after` if set
     │   └── ScimRejected          record and skip: fix the data (other 4xx)
     ├── ScimResponseTooLarge      stop: the body passed the size limit
     └── ScimInvalidResponse       stop: not a SCIM endpoint, or a broken one
@@ -142,7 +142,17 @@ class ScimRateLimited(ScimResponseError):
 
 
 class ScimServerError(ScimResponseError):
-    """Raised on 5xx: the target failed; the request may succeed later."""
+    """Raised on 5xx: the target failed; the request may succeed later.
+
+    `retry_after` contains the seconds a 503 requested (RFC 9110 10.2.3), or
+    None.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **kwargs: object
+    ):
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
 
     @property
     def is_transient(self) -> bool:

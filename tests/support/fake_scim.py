@@ -12,6 +12,7 @@ test's fake, never the current one.
     fake_scim.strict = True
     fake_scim.inject("/Users", FakeResponse.html(500), after=1)
     fake_scim.inject("/Users", FakeResponse(429, headers={"Retry-After": "1"}))
+    fake_scim.inject_at_random("/Users", [FakeResponse(503)], chance=0.3, seed=7)
     hold = fake_scim.hold("/Groups")
 
 It reads query strings as RFC 3986 servers do: `%20` is a space and `+` stays
@@ -24,6 +25,7 @@ import asyncio
 import enum
 import itertools
 import json
+import random
 import re
 import socket
 import threading
@@ -330,7 +332,12 @@ class Hold:
 
 @dataclass
 class _Rule:
-    """Acts on the requests to `path` numbered `after + 1` to `after + times`."""
+    """Acts on the requests to `path` numbered `after + 1` to `after + times`.
+
+    With `chance`, each of those requests is picked at random, with that
+    probability, from the rule's own seeded generator, and `responses` gives
+    the picked one its response in turn.
+    """
 
     path: str
     method: str | None
@@ -339,6 +346,9 @@ class _Rule:
     response: FakeResponse | None = None
     hold: Hold | None = None
     matched: int = 0
+    chance: float | None = None
+    responses: list[FakeResponse] = field(default_factory=list)
+    generator: random.Random | None = None
 
     def applies_to(self, method: str, path: str) -> bool:
         """Count the request if it matches, and return whether the rule acts on it."""
@@ -347,7 +357,14 @@ class _Rule:
         self.matched += 1
         if self.matched <= self.after:
             return False
-        return self.times is None or self.matched <= self.after + self.times
+        if self.times is not None and self.matched > self.after + self.times:
+            return False
+        if self.chance is None or self.generator is None:
+            return True
+        if self.generator.random() >= self.chance:
+            return False
+        self.response = self.generator.choice(self.responses)
+        return True
 
 
 def default_service_provider_config() -> dict[str, Any]:
@@ -396,6 +413,8 @@ class FakeScim:
         self.resource_types: list[dict[str, Any]] | None = default_resource_types()
         self.schemas: list[dict[str, Any]] | None = []
         self.requests: list[RecordedRequest] = []
+        #: Each request that got an injected response, with that response.
+        self.faults: list[tuple[RecordedRequest, FakeResponse]] = []
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
 
@@ -414,6 +433,32 @@ class FakeScim:
         response, then `times` of them (every one, when None) get `response`.
         """
         rule = _Rule(_clean(path), method, after, times, response=response)
+        with self._lock:
+            self._rules.append(rule)
+
+    def inject_at_random(
+        self,
+        path: str,
+        responses: list[FakeResponse],
+        *,
+        chance: float,
+        seed: int,
+        method: str | None = None,
+    ) -> None:
+        """Send one of `responses`, picked at random, to a share of the
+        requests to `path`: each gets one with probability `chance`.
+
+        The same `seed` picks the same requests, counted in arrival order.
+        """
+        rule = _Rule(
+            _clean(path),
+            method,
+            after=0,
+            times=None,
+            chance=chance,
+            responses=responses,
+            generator=random.Random(seed),
+        )
         with self._lock:
             self._rules.append(rule)
 
@@ -456,12 +501,16 @@ class FakeScim:
             rules = [
                 r for r in self._rules if r.applies_to(recorded.method, recorded.path)
             ]
+            # Read under the lock: a random rule sets its response per request.
+            responses = [r.response for r in rules if r.response is not None]
 
         for rule in rules:
             if rule.hold is not None:
                 await rule.hold.block()
-        injected = next((r.response for r in rules if r.response is not None), None)
+        injected = responses[0] if responses else None
         if injected is not None:
+            with self._lock:
+                self.faults.append((recorded, injected))
             await asyncio.sleep(injected.delay)
             return injected.to_starlette()
 

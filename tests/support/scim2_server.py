@@ -172,6 +172,13 @@ class ScimTenant:
     def users(self) -> list[dict[str, Any]]:
         return self._list("/Users")
 
+    def user_count(self) -> int:
+        """Return the `totalResults` of /Users, reading one resource at most."""
+        response = self._request("GET", "/Users", params={"count": 1})
+        assert response.status_code == 200, response.text
+        total: int = response.json()["totalResults"]
+        return total
+
     def groups(self) -> list[dict[str, Any]]:
         return self._list("/Groups")
 
