@@ -71,6 +71,9 @@ class _Creation:
     resource: dict[str, Any] | None = None
     status: int | None = None
     error: ScimError | DomainError | None = None
+    #: Whether an earlier attempt may have created the account, so the POST
+    #: must wait for a search of the target.
+    look_first: bool = False
 
 
 async def settle_creations(
@@ -170,7 +173,8 @@ async def _creations_needed(
             )
             outcomes[event.id] = Outcome.DONE
         elif action is TicketAction.CREATE_ACCOUNT:
-            creations.append(_Creation(event=event, user=user))
+            look_first = await outbox.retry_must_look_first(session, event)
+            creations.append(_Creation(event=event, user=user, look_first=look_first))
     return creations
 
 
@@ -187,7 +191,7 @@ async def _send(
                     client,
                     creation.user,
                     mapping,
-                    look_first=creation.event.attempts > 1,
+                    look_first=creation.look_first,
                 )
             except ScimError as exc:
                 logger.info(
