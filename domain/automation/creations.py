@@ -106,6 +106,9 @@ async def settle_creations(
 
     for creation in creations:
         creation.event.attempts += 1
+        creation.look_first = await outbox.retry_must_look_first(
+            session, creation.event
+        )
     subjects = [
         Subject(
             application_id=application_id,
@@ -173,8 +176,7 @@ async def _creations_needed(
             )
             outcomes[event.id] = Outcome.DONE
         elif action is TicketAction.CREATE_ACCOUNT:
-            look_first = await outbox.retry_must_look_first(session, event)
-            creations.append(_Creation(event=event, user=user, look_first=look_first))
+            creations.append(_Creation(event=event, user=user))
     return creations
 
 
