@@ -252,6 +252,8 @@ async def test_field_error_keeps_session_usable(api: GraphQLClient) -> None:
     ("name", "problem", "literal_problem"),
     [
         ("Acme\x00CRM", "contains the NUL character (U+0000)", None),
+        ("Acme \u202eMRC", "bidirectional control character U+202E", None),
+        ("Acme \u2067CRM", "bidirectional control character U+2067", None),
         (
             "Acme\ud800",
             "contains a lone UTF-16 surrogate",

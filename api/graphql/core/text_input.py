@@ -1,7 +1,8 @@
-"""Rejection of text that no database column can store.
+"""Rejection of text that no database column can store, or that misleads.
 
 PostgreSQL rejects the NUL character (U+0000) in text, and no database takes
 a lone UTF-16 surrogate, which JSON escapes such as "\\ud800" can produce.
+Bidirectional control characters are stored fine but can disguise a name.
 Such a string in any argument or variable rejects the whole operation, before
 a resolver runs, instead of failing half-way in the database.
 """
@@ -9,6 +10,7 @@ a resolver runs, instead of failing half-way in the database.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
@@ -20,7 +22,7 @@ INVALID_TEXT = "INVALID_TEXT"
 
 
 class RejectUnstorableText(SchemaExtension):
-    """Reject an operation whose strings hold a NUL character or a lone surrogate."""
+    """Reject an operation with a string that `text_problem` rejects."""
 
     def on_execute(self) -> Iterator[None]:
         execution_context = self.execution_context
@@ -29,8 +31,8 @@ class RejectUnstorableText(SchemaExtension):
         found = found or _variable_problem(execution_context.variables or {})
         if found is not None and not execution_context.result:
             error = GraphQLError(
-                f"A string in the request {found}, which cannot be stored; remove "
-                "it and send the request again.",
+                f"A string in the request {found}; remove it and send the request "
+                "again.",
                 extensions={"code": INVALID_TEXT},
             )
             logger.info("Rejected an operation: %s", error.message)
@@ -38,14 +40,26 @@ class RejectUnstorableText(SchemaExtension):
         yield
 
 
+#: Unicode's bidirectional embeddings, overrides and isolates (U+202A to
+#: U+202E, U+2066 to U+2069). They can make a name display in an order other
+#: than the one it is stored in, such as "gnp.exe" shown as "exe.png".
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def text_problem(value: str) -> str | None:
-    """Return what makes `value` unstorable, or None when it can be stored."""
+    """Return why `value` is rejected, or None when it is accepted."""
     if "\x00" in value:
-        return "contains the NUL character (U+0000)"
+        return "contains the NUL character (U+0000), which databases cannot store"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return "contains a lone UTF-16 surrogate, which is not valid Unicode text"
+    control = BIDI_CONTROLS.search(value)
+    if control is not None:
+        return (
+            f"contains the bidirectional control character U+{ord(control[0]):04X}, "
+            "which can make text display in a misleading order"
+        )
     return None
 
 
