@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     #: Tokens (names, punctuation, values) a GraphQL document may have at most.
     graphql_max_tokens: int = 2000
-    #: Bytes of a request body at most; a longer one is answered with 413.
+    #: Max bytes of a request body; a longer one is rejected with 413.
     max_request_bytes: int = Field(default=1_048_576, gt=0)
 
     @property

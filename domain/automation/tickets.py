@@ -88,16 +88,16 @@ def change_message(
     details: dict[str, Any] | None = None,
 ) -> str:
     drift = (details or {}).get("drift")
-    what = EVENT_PHRASES[event]
+    change = EVENT_PHRASES[event]
     if drift:
         noun = "attribute" if len(drift) == 1 else "attributes"
         verb = "differs" if len(drift) == 1 else "differ"
-        what = (
+        change = (
             f"has an account whose {noun} {', '.join(drift)} {verb} from "
             "SmartLink's values"
         )
     return (
-        f"{user.display_name} ({user.email}) {what}. Resolve this "
+        f"{user.display_name} ({user.email}) {change}. Resolve this "
         f"ticket to {ACTION_PHRASES[action]}, or dismiss it to leave the account as "
         "it is."
     )

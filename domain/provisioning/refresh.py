@@ -135,7 +135,7 @@ async def _claim(run_id: uuid.UUID) -> RefreshRun | None:
                 "again once it has finished."
             )
             await _end(session, application_id, run_id, RefreshStatus.FAILED, message)
-            logger.info("Refresh %s skipped: %s holds the lease.", run_id, holder)
+            logger.info("Refresh %s failed: run %s has the lease.", run_id, holder)
             return None
         await session.refresh(queued)
         return queued
