@@ -32,6 +32,7 @@ from api.graphql.automation.types import Ticket
 from api.graphql.core.masking import process_graphql_errors
 from api.graphql.core.permissions import MutationsNeedAdmin
 from api.graphql.core.text_input import RejectUnstorableText
+from api.graphql.directory.bulk_access import BulkAccessMutations
 from api.graphql.directory.mutations import DirectoryMutations
 from api.graphql.directory.queries import DirectoryQueries
 from api.graphql.mapping.mutations import MappingMutations
@@ -53,7 +54,11 @@ class Query(DirectoryQueries, AutomationQueries, AuditQueries, MappingQueries):
 
 @strawberry.type
 class Mutation(
-    DirectoryMutations, ProvisioningMutations, AutomationMutations, MappingMutations
+    DirectoryMutations,
+    BulkAccessMutations,
+    ProvisioningMutations,
+    AutomationMutations,
+    MappingMutations,
 ):
     pass
 

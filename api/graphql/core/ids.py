@@ -18,7 +18,8 @@ def decode_id(global_id: relay.GlobalID | str, type_name: str, field: str) -> uu
             return uuid.UUID(global_id.node_id)
     except (ValueError, TypeError):
         pass
-    article = "an" if type_name[:1] in "AEIOU" else "a"
+    # "User" takes "a", because its U sounds like "you".
+    article = "an" if type_name[:1] in "AEIO" else "a"
     raise InvalidInput(
         f"{field} {shown(global_id)} is not the id of {article} {type_name}; pass "
         f"the `id` of {article} {type_name} object.",
