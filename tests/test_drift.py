@@ -7,8 +7,9 @@ from typing import Any
 from domain.automation.drift import account_drift
 from domain.automation.state import AccessState
 from domain.mapping.defaults import default_mapping
-from domain.mapping.entries import MappingKind
+from domain.mapping.entries import Mapping, MappingEntry, MappingKind, SourceKind
 from domain.models import ProvisioningSettings, ScimAccount, User
+from domain.scim.paths import parse_path
 from domain.scim.target_schema import TargetSchema
 from tests.support.fixtures import (
     connect,
@@ -22,7 +23,8 @@ from tests.support.fixtures import (
     wait_until,
 )
 from tests.support.graphql import GraphQLClient
-from tests.support.scim2_server import ScimTenant
+from tests.support.mapping import update_mapping, with_entries
+from tests.support.scim2_server import USER_SCHEMA, ScimTenant
 
 ACCOUNTS = """
 query($id: ID!, $drifted: Boolean) {
@@ -159,6 +161,67 @@ async def test_automatic_mode_repairs_drift(
     assert await _accounts(api, application_id, drifted=True) == []
     await refresh(api, application_id)
     assert await _accounts(api, application_id, drifted=True) == []
+
+
+async def test_target_value_of_empty_field_drifts(
+    api: GraphQLClient, scim_target: ScimTenant, automation: None
+) -> None:
+    application_id = await create_application(api)
+    await connect(api, application_id, scim_target)
+    title = {"path": "title", "source": "FIELD", "value": "title"}
+    payload = await update_mapping(api, application_id, "USER", with_entries(title))
+    assert payload["errors"] == []
+    user_id = await create_user(api, "ada@example.org", givenName="Ada")
+    await grant_access(api, user_id, application_id)
+    account = await create_account(api, application_id, user_id)
+    scim_target.replace_attribute("Users", account["scimId"], "title", "Countess")
+
+    await refresh(api, application_id)
+
+    [drifted] = await _accounts(api, application_id, drifted=True)
+    assert drifted["drift"] == [
+        {"path": "title", "expected": None, "actual": "Countess"}
+    ]
+    # The mode change raises the known drift, and the job removes the title.
+    await update_settings(api, application_id, userUpdated="AUTOMATIC")
+
+    async def removed() -> bool:
+        resource = scim_target.user(account["scimId"])
+        return resource is not None and "title" not in resource
+
+    await wait_until(removed, what="the job removing title")
+    await wait_until(outbox_settled, what="the outbox settling")
+    await refresh(api, application_id)
+    assert await _accounts(api, application_id, drifted=True) == []
+
+
+def test_required_attribute_never_drifts_empty() -> None:
+    user = User(email="ada@example.org", email_key="ada@example.org")
+    account = ScimAccount(
+        scim_id="1",
+        user_name="ada@example.org",
+        user_name_key="ada@example.org",
+        raw={"id": "1", "userName": "ada@example.org", "title": "Countess"},
+    )
+    account.user_id = user.id
+    title = MappingEntry(parse_path("title", USER_SCHEMA), SourceKind.FIELD, "title")
+    state = AccessState(
+        user=user,
+        has_access=True,
+        account=account,
+        settings=ProvisioningSettings(),
+        mapping=Mapping(MappingKind.USER, (title,)),
+    )
+
+    def schema(required: bool) -> TargetSchema:
+        definition = {"name": "title", "type": "string", "required": required}
+        return TargetSchema.from_documents(
+            [{"id": USER_SCHEMA, "attributes": [definition]}]
+        )
+
+    assert account_drift(state, schema(required=True)) == []
+    [drift] = account_drift(state, schema(required=False))
+    assert drift.as_json() == {"path": "title", "expected": None, "actual": "Countess"}
 
 
 def test_undeclared_attributes_never_drift() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from domain.mapping.templates import render
 from tests.support.fake_scim import FakeScim
 from tests.support.fixtures import (
     CONFIGURE,
@@ -270,6 +271,17 @@ async def test_custom_schema_extension_values_typed(
     resource = target.user(account["scimId"])
     assert resource is not None
     assert resource[ACME] == {"costCode": "CC-42", "seats": 5, "vip": True}
+
+
+def test_template_of_empty_fields_is_none() -> None:
+    template = "{title} ({department})"
+
+    assert render(template, {"title": None, "department": None}) is None
+    assert render(template, {"title": "Countess", "department": None}) == (
+        "Countess ()"
+    )
+    assert render("{givenName} {familyName}", {"givenName": "Ada"}) == "Ada"
+    assert render("Staff", {}) == "Staff"
 
 
 # Each invalid entry, appended to the defaults, and its expected error.

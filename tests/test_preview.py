@@ -163,6 +163,50 @@ async def test_preview_of_update_lists_put(
     assert resource[ENTERPRISE] == {"department": "Analytics"}
 
 
+async def test_preview_of_update_lists_remove(
+    api: GraphQLClient, scim_target: ScimTenant
+) -> None:
+    application_id, user_id = await setup(api, scim_target)
+    account = await create_account(api, application_id, user_id)
+    data = await api(UPDATE_USER, u=user_id, department="")
+    assert data["updateUser"]["errors"] == []
+
+    data = await api(PREVIEW, applicationId=application_id, userId=user_id)
+
+    assert data["previewAccount"]["request"] == {
+        "method": "PATCH",
+        "path": f"/Users/{account['scimId']}",
+        "body": {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "remove", "path": f"{ENTERPRISE}:department"}],
+        },
+    }
+    resource = scim_target.user(account["scimId"])
+    assert resource is not None
+    assert resource[ENTERPRISE] == {"department": "Analytics"}
+
+
+async def test_preview_of_put_leaves_out_cleared(
+    api: GraphQLClient, put_only_target: ScimTenant
+) -> None:
+    application_id, user_id = await setup(api, put_only_target)
+    account = await create_account(api, application_id, user_id)
+    data = await api(UPDATE_USER, u=user_id, department="")
+    assert data["updateUser"]["errors"] == []
+
+    data = await api(PREVIEW, applicationId=application_id, userId=user_id)
+
+    request = data["previewAccount"]["request"]
+    assert request["method"] == "PUT"
+    body = request["body"]
+    assert ENTERPRISE not in body
+    assert body["schemas"] == [USER_SCHEMA]
+    assert body["userName"] == "ada@example.org"
+    resource = put_only_target.user(account["scimId"])
+    assert resource is not None
+    assert resource[ENTERPRISE] == {"department": "Analytics"}
+
+
 async def test_preview_of_account_in_step(
     api: GraphQLClient, scim_target: ScimTenant
 ) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidInput
-from domain.scim.paths import AttributePath, parse_path
-from domain.scim.writes import merge_values
+from domain.scim.paths import AttributePath, parse_patch_path, parse_path
+from domain.scim.writes import REMOVE, merge_values, patch_operations
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -86,3 +86,71 @@ def test_merge_sets_extension_value() -> None:
         "name": {"givenName": "Ada"},
     }
     assert resource[ENTERPRISE.upper()] == {"division": "R&D"}
+
+
+def test_patch_path_may_end_with_filter() -> None:
+    parsed = parse_patch_path('emails[type eq "work"]', USER)
+
+    assert parsed == AttributePath(None, "emails", None, ("type", "work"))
+    assert str(parsed) == 'emails[type eq "work"]'
+    assert parse_path('emails[type eq "work"].value', USER).selected_value == parsed
+
+
+def test_remove_becomes_operation_without_value() -> None:
+    operations = patch_operations({"title": REMOVE, "nickName": "Ada"})
+
+    assert operations == [
+        {"op": "remove", "path": "title"},
+        {"op": "replace", "path": "nickName", "value": "Ada"},
+    ]
+
+
+def test_merge_removes_named_values() -> None:
+    resource = {
+        "schemas": [USER, ENTERPRISE],
+        "userName": "ada",
+        "Title": "Countess",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "phoneNumbers": [
+            {"value": "+44 1", "type": "Work", "display": "office"},
+            {"value": "+44 2", "type": "home", "display": "house"},
+        ],
+        "emails": [{"value": "ada@example.org", "type": "work", "display": "Ada"}],
+        ENTERPRISE: {"department": "Engines"},
+    }
+
+    merged = merge_values(
+        resource,
+        {
+            "title": REMOVE,
+            "name.familyName": REMOVE,
+            'phoneNumbers[type eq "work"]': REMOVE,
+            'emails[type eq "work"].display': REMOVE,
+            f"{ENTERPRISE}:department": REMOVE,
+            "nickName": REMOVE,
+        },
+    )
+
+    assert merged == {
+        "schemas": [USER],
+        "userName": "ada",
+        "name": {"givenName": "Ada"},
+        "phoneNumbers": [{"value": "+44 2", "type": "home", "display": "house"}],
+        "emails": [{"value": "ada@example.org", "type": "work"}],
+    }
+    assert resource["Title"] == "Countess"
+
+
+def test_merge_drops_emptied_attributes() -> None:
+    resource = {
+        "userName": "ada",
+        "name": {"familyName": "Lovelace"},
+        "phoneNumbers": [{"value": "+44 1", "type": "work"}],
+    }
+
+    merged = merge_values(
+        resource,
+        {"name.familyName": REMOVE, 'phoneNumbers[type eq "WORK"]': REMOVE},
+    )
+
+    assert merged == {"userName": "ada"}

@@ -47,7 +47,9 @@ class AttributeDrift:
 def account_drift(state: AccessState, schema: TargetSchema) -> list[AttributeDrift]:
     """Return the declared attributes whose target value differs from the mapping's.
 
-    A deactivation is not drift: turning an account off belongs to the loss
+    A value the target has where SmartLink's is empty is drift with `expected`
+    None, unless the attribute is required, because an update cannot remove
+    it. A deactivation is not drift: turning an account off belongs to the loss
     and deactivation events, which have settings of their own.
     """
     if state.account is None or not state.has_access:
@@ -56,7 +58,7 @@ def account_drift(state: AccessState, schema: TargetSchema) -> list[AttributeDri
     desired = user_values(state.mapping, state.user, state.desired_active())
     current = resource_values(state.mapping, resource)
     drift = []
-    for entry in differing_entries(state.mapping, resource, desired):
+    for entry in differing_entries(state.mapping, resource, desired, schema):
         path = str(entry.path)
         if path == "active" and desired[path] is False:
             continue
@@ -90,6 +92,7 @@ async def detect_drift(session: AsyncSession, application_id: uuid.UUID) -> int:
             account=account,
             settings=settings,
             mapping=mapping,
+            schema=schema,
         )
         found = [d.as_json() for d in account_drift(state, schema)] or None
         drifted += found is not None

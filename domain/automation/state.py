@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,10 +18,12 @@ from domain.models import (
     ProvisioningEvent,
     ProvisioningSettings,
     ScimAccount,
+    ScimConnection,
     TicketAction,
     User,
 )
 from domain.provisioning.matching import match_accounts
+from domain.scim.target_schema import TargetSchema
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class AccessState:
     settings: ProvisioningSettings
     #: The application's user mapping, which defines what an update writes.
     mapping: Mapping
+    #: The target's published schemas, whose required attributes an update
+    #: never removes. Without them, only userName is kept.
+    schema: TargetSchema = field(default_factory=TargetSchema)
 
     @property
     def owned_account(self) -> ScimAccount | None:
@@ -55,12 +60,14 @@ async def load_state(
     session: AsyncSession, application_id: uuid.UUID, user: User
 ) -> AccessState:
     accounts = await match_accounts(session, application_id, [user])
+    connection = await session.get(ScimConnection, application_id)
     return AccessState(
         user=user,
         has_access=await has_access(session, user.id, application_id),
         account=accounts.get(user.id),
         settings=await get_provisioning_settings(session, application_id),
         mapping=await get_mapping(session, application_id, MappingKind.USER),
+        schema=TargetSchema.from_documents(connection.schemas if connection else None),
     )
 
 
@@ -106,7 +113,7 @@ def update_changes(state: AccessState) -> dict[str, Any]:
     if account is None or not state.has_access:
         return {}
     changes = attribute_changes(
-        state.mapping, account, state.user, state.desired_active()
+        state.mapping, account, state.user, state.desired_active(), state.schema
     )
     if changes.get("active") is False:
         del changes["active"]

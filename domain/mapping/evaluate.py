@@ -52,8 +52,36 @@ def group_resource(mapping: Mapping, folder: Folder) -> dict[str, Any]:
 
 def user_values(mapping: Mapping, user: User, active: bool) -> dict[str, Any]:
     """Return the mapped values of the user's account by path; None when unset."""
-    fields = user_fields(user, active)
-    return {str(entry.path): entry_value(entry, fields) for entry in mapping.entries}
+    return mapped_values(mapping, user_fields(user, active))
+
+
+def mapped_values(mapping: Mapping, fields: dict[str, Any]) -> dict[str, Any]:
+    """Return the value of each entry by path, None when it is empty.
+
+    A filtered value whose `value` sub-attribute is empty, such as the work
+    phone number of a user without one, is empty as a whole: its other
+    entries, such as a constant `primary`, count as empty too. So no value is
+    created with a type but no `value`, and an update removes the whole value.
+    """
+    values = {str(entry.path): entry_value(entry, fields) for entry in mapping.entries}
+    empty_selections = {
+        str(entry.path.selected_value).lower()
+        for entry in mapping.entries
+        if selects_value(entry.path) and values[str(entry.path)] is None
+    }
+    for entry in mapping.entries:
+        if str(entry.path.selected_value).lower() in empty_selections:
+            values[str(entry.path)] = None
+    return values
+
+
+def selects_value(path: AttributePath) -> bool:
+    """Return whether a filtered path names the `value` of the values it selects."""
+    return (
+        path.value_filter is not None
+        and path.sub_attribute is not None
+        and path.sub_attribute.lower() == "value"
+    )
 
 
 def entry_value(entry: MappingEntry, fields: dict[str, Any]) -> Any:
@@ -68,8 +96,9 @@ def entry_value(entry: MappingEntry, fields: dict[str, Any]) -> Any:
 def build_resource(mapping: Mapping, fields: dict[str, Any]) -> dict[str, Any]:
     """Set each entry's value at its path; entries without a value are left out."""
     resource: dict[str, Any] = {"schemas": [mapping.kind.core_urn]}
+    values = mapped_values(mapping, fields)
     for entry in mapping.entries:
-        value = entry_value(entry, fields)
+        value = values[str(entry.path)]
         if value is None:
             continue
         path = entry.path

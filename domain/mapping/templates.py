@@ -40,13 +40,24 @@ def render(template: str, fields: dict[str, Any]) -> str | None:
     """Fill a template; missing fields become empty, and blank results None.
 
     The result is stripped, so `{givenName} {familyName}` of a user without a
-    family name has no trailing space.
+    family name has no trailing space. A template whose placeholders are all
+    empty is None too, even with literal text: `{title} ({department})` of a
+    user with neither field gives None, not "()", so a create leaves the
+    attribute out and an update removes it. A template without placeholders
+    gives its text.
     """
     pieces = []
+    filled = 0
+    placeholder_count = 0
     for text, name, _spec, _conversion in _FORMATTER.parse(template):
         pieces.append(text)
         if name is not None:
-            pieces.append(_text(fields.get(name)))
+            value = _text(fields.get(name))
+            pieces.append(value)
+            placeholder_count += 1
+            filled += bool(value)
+    if placeholder_count and not filled:
+        return None
     rendered = "".join(pieces).strip()
     return rendered or None
 

@@ -26,7 +26,7 @@ from domain.provisioning.operations import (
 )
 from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError
-from domain.scim.paths import parse_path
+from domain.scim.paths import parse_patch_path
 from domain.scim.payloads import USER_SCHEMA
 from domain.scim.target_schema import TargetSchema
 from domain.scim.writes import Update, update_resource
@@ -64,9 +64,10 @@ def declared_changes(
 def declares_path(schema: TargetSchema, path: str) -> bool:
     """Return whether the target's schemas declare a User attribute path.
 
-    An extension path is looked up in its extension's schema.
+    An extension path is looked up in its extension's schema. A path may
+    end with a filter, as a removal of selected values does.
     """
-    parsed = parse_path(path, USER_SCHEMA)
+    parsed = parse_patch_path(path, USER_SCHEMA)
     return schema.declares(parsed.schema_urn or USER_SCHEMA, parsed.attribute_path)
 
 
@@ -81,9 +82,9 @@ async def change_account(
     """Write attribute `changes` to the account in the target and the mirror.
 
     `changes` holds SCIM values by PATCH path, as `attribute_changes` returns
-    them. Returns the paths sent, which leave out those the target does not
-    declare. In dry run, the update is logged, the mirror is left as it was,
-    and `DryRun` is raised.
+    them, with `REMOVE` for attributes to remove. Returns the paths sent,
+    which leave out those the target does not declare. In dry run, the update
+    is logged, the mirror is left as it was, and `DryRun` is raised.
     """
     connection = await require_connection(session, account.application_id)
     dry_run = await dry_run_enabled(session, account.application_id)

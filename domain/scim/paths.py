@@ -15,7 +15,7 @@ name exactly the value it writes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from domain.errors import InvalidInput
 
@@ -63,12 +63,36 @@ class AttributePath:
         text = self.attribute if self.value_filter else self.attribute_path
         return f"{self.schema_urn}:{text}" if self.schema_urn else text
 
+    @property
+    def selected_value(self) -> AttributePath:
+        """The path of the whole value a filter selects: `emails[type eq "work"]`.
+
+        A PATCH `remove` with this path removes the matching values only (RFC
+        7644 3.5.2.2). A path without a filter is returned as it is.
+        """
+        if self.value_filter is None:
+            return self
+        return replace(self, sub_attribute=None)
+
 
 def parse_path(text: str, core_urn: str) -> AttributePath:
     """Parse an attribute path; the core schema's URN prefix is dropped.
 
     Raises `InvalidInput` naming the path and the accepted forms.
     """
+    return _parse(text, core_urn, whole_value=False)
+
+
+def parse_patch_path(text: str, core_urn: str) -> AttributePath:
+    """Parse the path of an update: an attribute path, or a `selected_value` one.
+
+    Unlike `parse_path`, a filter may end the path, as in
+    `emails[type eq "work"]`, which names whole values to remove.
+    """
+    return _parse(text, core_urn, whole_value=True)
+
+
+def _parse(text: str, core_urn: str, *, whole_value: bool) -> AttributePath:
     stripped = text.strip()
     urn, rest = _split_urn(stripped)
     if urn is not None and urn.lower() == core_urn.lower():
@@ -95,7 +119,7 @@ def parse_path(text: str, core_urn: str) -> AttributePath:
             raise _invalid(text, f"{sub_attribute!r} is not a sub-attribute name")
     if rest:
         raise _invalid(text, f"{rest!r} cannot follow the attribute name")
-    if value_filter is not None and sub_attribute is None:
+    if value_filter is not None and sub_attribute is None and not whole_value:
         raise _invalid(text, "a filtered path must end with a sub-attribute")
     return AttributePath(urn, attribute, sub_attribute, value_filter)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -10,14 +11,25 @@ from domain.scim.capabilities import UpdateMethod
 from domain.scim.client import ScimClient, patch_request
 from domain.scim.errors import ScimMisrouted, ScimNotFound, ScimResponseError
 from domain.scim.outgoing import prepare_resource, unqualified
-from domain.scim.paths import parse_path
-from domain.scim.payloads import get_key, resource_id
+from domain.scim.paths import AttributePath, parse_patch_path
+from domain.scim.payloads import get_key, multi_valued, resource_id
 
 logger = logging.getLogger(__name__)
 
 #: Statuses with which a target rejects an update method it does not take.
 #: A 400 may also reject the values; the other method then gets it too.
 METHOD_REJECTED = frozenset({400, 405, 501})
+
+
+class Removal(enum.Enum):
+    """The type of `REMOVE`, a one-member enum so that type checkers know it."""
+
+    REMOVE = "remove"
+
+
+#: The value in an update's `values` that removes the attribute at its path,
+#: or with a `selected_value` path, the values that the filter selects.
+REMOVE = Removal.REMOVE
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,9 @@ async def update_resource(
     values: dict[str, Any],
 ) -> Update:
     """Set attribute `values`, keyed by path (`name` or `name.sub`), on a resource.
+
+    A value of `REMOVE` removes the attribute, or the values that a filtered
+    path such as `emails[type eq "work"]` selects.
 
     Sends the update method the target's capabilities name. When the target
     rejects it with 400, 405 or 501, the other method is sent once. If that
@@ -90,8 +105,18 @@ async def _send(
 
 
 def patch_operations(values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Turn attribute values into `replace` operations, lowercase as RFC 7644 sends."""
-    return [{"op": "replace", "path": path, "value": v} for path, v in values.items()]
+    """Turn attribute values into operations, lowercase as RFC 7644 sends them.
+
+    `REMOVE` becomes a `remove` operation with a path only (RFC 7644
+    3.5.2.2), and any other value a `replace` operation.
+    """
+    operations = []
+    for path, value in values.items():
+        if value is REMOVE:
+            operations.append({"op": "remove", "path": path})
+        else:
+            operations.append({"op": "replace", "path": path, "value": value})
+    return operations
 
 
 async def _replace(
@@ -128,10 +153,14 @@ def merge_values(resource: dict[str, Any], values: dict[str, Any]) -> dict[str, 
 
     A path under an extension's URN sets the value inside that extension's
     object, and adds the URN to `schemas` when the resource lists them.
+    `REMOVE` deletes what its path names, as a PATCH `remove` would.
     """
     merged = dict(resource)
     for text, value in values.items():
-        path = parse_path(text, "")
+        path = parse_patch_path(text, "")
+        if value is REMOVE:
+            _remove_path(merged, path)
+            continue
         container = merged
         if path.schema_urn is not None:
             extension = get_key(merged, path.schema_urn)
@@ -148,6 +177,69 @@ def merge_values(resource: dict[str, Any], values: dict[str, Any]) -> dict[str, 
     return merged
 
 
+def _remove_path(resource: dict[str, Any], path: AttributePath) -> None:
+    """Delete what `path` names from `resource`, and any object left empty.
+
+    An extension left without attributes is deleted with its URN in `schemas`.
+    """
+    if path.schema_urn is None:
+        _remove_in(resource, path)
+        return
+    extension = get_key(resource, path.schema_urn)
+    if not isinstance(extension, dict):
+        return
+    container = dict(extension)
+    _remove_in(container, path)
+    if container:
+        _set_key(resource, path.schema_urn, container)
+        return
+    _delete_key(resource, path.schema_urn)
+    schemas = get_key(resource, "schemas")
+    if isinstance(schemas, list):
+        kept = [s for s in schemas if str(s).lower() != path.schema_urn.lower()]
+        _set_key(resource, "schemas", kept)
+
+
+def _remove_in(container: dict[str, Any], path: AttributePath) -> None:
+    """Delete what `path` names inside the resource or one extension's object.
+
+    A filter compares its value case-insensitively, as `resource_values`
+    reads it, and a multi-valued attribute left without values is deleted.
+    """
+    current = get_key(container, path.attribute)
+    if path.value_filter is not None:
+        name, expected = path.value_filter
+        remaining: list[Any] = []
+        for item in multi_valued(current):
+            if str(get_key(item, name) or "").lower() != expected.lower():
+                remaining.append(item)
+            elif path.sub_attribute is not None:
+                remaining.append(_without_key(item, path.sub_attribute))
+        _set_or_delete(container, path.attribute, remaining)
+    elif path.sub_attribute is not None:
+        if isinstance(current, dict):
+            parent = _without_key(current, path.sub_attribute)
+            _set_or_delete(container, path.attribute, parent)
+    else:
+        _delete_key(container, path.attribute)
+
+
+def _without_key(document: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k.lower() != key.lower()}
+
+
+def _set_or_delete(document: dict[str, Any], key: str, value: Any) -> None:
+    if value:
+        _set_key(document, key, value)
+    else:
+        _delete_key(document, key)
+
+
+def _delete_key(document: dict[str, Any], key: str) -> None:
+    for existing in [k for k in document if k.lower() == key.lower()]:
+        del document[existing]
+
+
 def _list_schema(resource: dict[str, Any], urn: str) -> None:
     schemas = get_key(resource, "schemas")
     if not isinstance(schemas, list):
@@ -157,6 +249,5 @@ def _list_schema(resource: dict[str, Any], urn: str) -> None:
 
 
 def _set_key(document: dict[str, Any], key: str, value: Any) -> None:
-    for existing in [k for k in document if k.lower() == key.lower()]:
-        del document[existing]
+    _delete_key(document, key)
     document[key] = value

@@ -150,6 +150,12 @@ class ScimTenant:
         response = self._request("PATCH", f"/{resource}/{scim_id}", json=payload)
         assert response.status_code in (200, 204), response.text
 
+    def replace_user(self, scim_id: str, resource: dict[str, Any]) -> None:
+        """PUT a whole User, as an admin of a target without PATCH would."""
+        body = {k: v for k, v in resource.items() if k != "meta"}
+        response = self._request("PUT", f"/Users/{scim_id}", json=body)
+        assert response.status_code == 200, response.text
+
     def delete_user(self, scim_id: str) -> None:
         assert self._request("DELETE", f"/Users/{scim_id}").status_code == 204
 

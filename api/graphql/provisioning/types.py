@@ -122,7 +122,8 @@ class RefreshRun(relay.Node):
 class AttributeDrift:
     path: str = strawberry.field(description="The SCIM attribute path.")
     expected: JSON | None = strawberry.field(
-        description="The value SmartLink would send."
+        description="The value SmartLink would send; null when SmartLink's value "
+        "is empty, so an update removes the attribute."
     )
     actual: JSON | None = strawberry.field(
         description="The value the target held at the last refresh."
