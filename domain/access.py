@@ -7,13 +7,14 @@ modules are imported where used, because they build on this module.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.applications import get_application
-from domain.models import AccessGrant, FolderApplication, FolderUser, User
+from domain.models import AccessGrant, Folder, FolderApplication, FolderUser, User
 from domain.users import get_user
 
 
@@ -56,10 +57,25 @@ async def grant_access(
     return user
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """The outcome of `revoke_access`."""
+
+    user: User
+    #: False when the user had no direct grant, so nothing changed.
+    revoked: bool
+    #: Folders through which the user keeps access to the application, by name.
+    remaining_folders: list[Folder]
+
+
 async def revoke_access(
     session: AsyncSession, user_id: uuid.UUID, application_id: uuid.UUID
-) -> User:
-    """Remove the direct grant; access through a folder remains."""
+) -> Revocation:
+    """Remove the user's direct grant, and list the folders that still give access.
+
+    Access through a folder stays, because it belongs to the folder. A user
+    without a direct grant is no error: `revoked` is False.
+    """
     from domain.automation.tracking import tracked_access
 
     user = await get_user(session, user_id)
@@ -68,4 +84,23 @@ async def revoke_access(
     if grant is not None:
         async with tracked_access(session, [user_id], [application_id]):
             await session.delete(grant)
-    return user
+
+    remaining = await folders_giving_access(session, user_id, application_id)
+    return Revocation(user=user, revoked=grant is not None, remaining_folders=remaining)
+
+
+async def folders_giving_access(
+    session: AsyncSession, user_id: uuid.UUID, application_id: uuid.UUID
+) -> list[Folder]:
+    """Return the folders, by name, that give the user access to the application."""
+    statement = (
+        select(Folder)
+        .join(FolderUser, col(FolderUser.folder_id) == col(Folder.id))
+        .join(FolderApplication, col(FolderApplication.folder_id) == col(Folder.id))
+        .where(
+            FolderUser.user_id == user_id,
+            FolderApplication.application_id == application_id,
+        )
+        .order_by(col(Folder.name_key), col(Folder.id))
+    )
+    return list((await session.exec(statement)).all())

@@ -14,6 +14,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
 from domain.config import get_settings
+from jobs.parent_death import ExitWithLeader
 
 #: Seconds a Redis command may take to connect, and to reply, before it fails.
 #: Without a bound, a frozen Redis keeps a send waiting forever, because the
@@ -34,6 +35,7 @@ def create_broker() -> Broker:
     else:
         broker = StubBroker()
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(ExitWithLeader())
     return broker
 
 

@@ -7,7 +7,13 @@ from typing import Any
 
 from strawberry import relay
 
-from tests.support.fixtures import create_application, create_user, grant_access
+from tests.support.fixtures import (
+    add_application_to_folder,
+    add_user_to_folder,
+    create_application,
+    create_user,
+    grant_access,
+)
 from tests.support.graphql import GraphQLClient
 
 CREATE_USER = """
@@ -105,7 +111,9 @@ mutation($userId: ID!, $applicationId: ID!) {
 REVOKE_ACCESS = """
 mutation($userId: ID!, $applicationId: ID!) {
   revokeAccess(input: {userId: $userId, applicationId: $applicationId}) {
-    user { id email } application { id name } errors { code message field }
+    user { id email } application { id name }
+    revoked remainingAccessThrough { id name }
+    errors { code message field }
   }
 }
 """
@@ -447,8 +455,85 @@ async def test_grant_and_revoke_access(api: GraphQLClient) -> None:
     assert granted_again["grantAccess"]["errors"] == []
     assert after_grant["totalCount"] == 1
     assert names(after_grant) == ["Acme CRM"]
-    assert revoked["revokeAccess"]["errors"] == []
+    assert revoked["revokeAccess"] == {
+        "user": {"id": user_id, "email": "ada@example.com"},
+        "application": {"id": crm, "name": "Acme CRM"},
+        "revoked": True,
+        "remainingAccessThrough": [],
+        "errors": [],
+    }
     assert after_revoke == {"totalCount": 0, "edges": []}
+
+
+async def test_revoke_access_lists_remaining_folders(api: GraphQLClient) -> None:
+    # Given a direct grant, and access through two folders
+    user_id = await create_user(api, "ada@example.com")
+    crm = await create_application(api, "Acme CRM")
+    sales = await create_folder(api, "Sales")
+    everyone = await create_folder(api, "Everyone")
+    members_only = await create_folder(api, "Members only")
+    crm_only = await create_folder(api, "CRM only")
+    for folder_id in (sales, everyone, members_only):
+        await add_user_to_folder(api, folder_id, user_id)
+    for folder_id in (sales, everyone, crm_only):
+        await add_application_to_folder(api, folder_id, crm)
+    await grant_access(api, user_id, crm)
+
+    # When the direct grant is revoked
+    revoked = (await api(REVOKE_ACCESS, userId=user_id, applicationId=crm))[
+        "revokeAccess"
+    ]
+
+    # Then the payload names the folders, by name, that still give access
+    assert revoked["errors"] == []
+    assert revoked["revoked"] is True
+    assert revoked["remainingAccessThrough"] == [
+        {"id": everyone, "name": "Everyone"},
+        {"id": sales, "name": "Sales"},
+    ]
+    applications = (await api(USER_FOLDERS_AND_APPLICATIONS, id=user_id))["node"][
+        "applications"
+    ]
+    assert names(applications) == ["Acme CRM"]
+
+
+async def test_revoke_access_without_grant(api: GraphQLClient) -> None:
+    user_id = await create_user(api, "ada@example.com")
+    crm = await create_application(api, "Acme CRM")
+    sales = await create_folder(api, "Sales")
+    await add_user_to_folder(api, sales, user_id)
+    await add_application_to_folder(api, sales, crm)
+
+    through_folder = (await api(REVOKE_ACCESS, userId=user_id, applicationId=crm))[
+        "revokeAccess"
+    ]
+    await api(REMOVE_USER_FROM_FOLDER, folderId=sales, userId=user_id)
+    no_access = (await api(REVOKE_ACCESS, userId=user_id, applicationId=crm))[
+        "revokeAccess"
+    ]
+
+    assert through_folder["errors"] == []
+    assert through_folder["revoked"] is False
+    assert through_folder["remainingAccessThrough"] == [{"id": sales, "name": "Sales"}]
+    assert no_access["errors"] == []
+    assert no_access["revoked"] is False
+    assert no_access["remainingAccessThrough"] == []
+
+
+async def test_revoke_access_unknown_application(api: GraphQLClient) -> None:
+    user_id = await create_user(api, "ada@example.com")
+    missing = str(relay.GlobalID("Application", str(uuid.uuid4())))
+
+    revoked = (await api(REVOKE_ACCESS, userId=user_id, applicationId=missing))[
+        "revokeAccess"
+    ]
+
+    assert revoked["user"] is None
+    assert revoked["revoked"] is False
+    assert revoked["remainingAccessThrough"] == []
+    assert [(e["code"], e["field"]) for e in revoked["errors"]] == [
+        ("NOT_FOUND", ["applicationId"])
+    ]
 
 
 async def test_grant_access_bad_application_id(api: GraphQLClient) -> None:

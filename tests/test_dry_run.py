@@ -89,12 +89,35 @@ query($applicationId: ID) {
 """
 
 
+OPERATIONS_BY_STATUS = """
+query($id: ID!, $status: OperationStatus) {
+  node(id: $id) {
+    ... on Application {
+      provisioning {
+        operations(first: 100, status: $status) { edges { node { status dryRun } } }
+      }
+    }
+  }
+}
+"""
+
+
 async def _operations(
     api: GraphQLClient, application_id: str, dry_run: bool | None = None
 ) -> list[dict[str, Any]]:
     data = await api(DRY_RUN_OPERATIONS, id=application_id, dryRun=dry_run)
     edges = data["node"]["provisioning"]["operations"]["edges"]
     return [edge["node"] for edge in edges]
+
+
+async def _operations_by_status(
+    api: GraphQLClient, application_id: str, status: str
+) -> list[dict[str, Any]]:
+    data = await api(OPERATIONS_BY_STATUS, id=application_id, status=status)
+    edges = data["node"]["provisioning"]["operations"]["edges"]
+    nodes = [edge["node"] for edge in edges]
+    assert {node["status"] for node in nodes} <= {status}
+    return nodes
 
 
 async def _connected_user(
@@ -131,7 +154,7 @@ async def test_create_account_sends_nothing(
     assert await account_ids(api, application_id) == {}
     [operation] = await _operations(api, application_id)
     assert operation["action"] == "CREATE_ACCOUNT"
-    assert operation["status"] == "SUCCEEDED"
+    assert operation["status"] == "WITHHELD"
     assert operation["dryRun"] is True
     assert operation["targetStatus"] is None
     assert operation["scimId"] is None
@@ -158,9 +181,15 @@ async def test_turning_off_resumes_writes(
     assert user["id"] == account["scimId"]
     real = await _operations(api, application_id, dry_run=False)
     assert [(o["action"], o["targetStatus"]) for o in real] == [("CREATE_ACCOUNT", 201)]
+    assert real[0]["status"] == "SUCCEEDED"
     assert real[0]["request"] is None
     dry = await _operations(api, application_id, dry_run=True)
     assert [(o["action"], o["dryRun"]) for o in dry] == [("CREATE_ACCOUNT", True)]
+    assert dry[0]["status"] == "WITHHELD"
+    withheld = await _operations_by_status(api, application_id, "WITHHELD")
+    assert [o["dryRun"] for o in withheld] == [True]
+    succeeded = await _operations_by_status(api, application_id, "SUCCEEDED")
+    assert [o["dryRun"] for o in succeeded] == [False]
 
 
 async def test_delete_account_sends_nothing(
@@ -181,6 +210,7 @@ async def test_delete_account_sends_nothing(
     assert "bob@example.org" in await account_ids(api, application_id)
     [operation] = await _operations(api, application_id, dry_run=True)
     assert operation["action"] == "DELETE_ACCOUNT"
+    assert operation["status"] == "WITHHELD"
     assert operation["request"] == {
         "method": "DELETE",
         "path": f"Users/{seeded['id']}",
@@ -215,6 +245,7 @@ async def test_automatic_grant_sends_nothing(
     assert await _event_statuses() == ["DONE"]
     [operation] = await _operations(api, application_id)
     assert operation["action"] == "CREATE_ACCOUNT"
+    assert operation["status"] == "WITHHELD"
     assert operation["dryRun"] is True
     assert operation["request"]["body"]["userName"] == "carol@example.org"
 
@@ -235,6 +266,7 @@ async def test_automatic_revoke_sends_nothing(
     assert await _event_statuses() == ["DONE"]
     [operation] = await _operations(api, application_id, dry_run=True)
     assert operation["action"] == "DEACTIVATE_ACCOUNT"
+    assert operation["status"] == "WITHHELD"
     request = operation["request"]
     assert request["method"] == "PATCH"
     assert request["path"] == f"Users/{account['scimId']}"
@@ -258,6 +290,7 @@ async def test_create_group_sends_nothing(
     assert scim_target.groups() == []
     [operation] = await _operations(api, application_id, dry_run=True)
     assert operation["action"] == "CREATE_GROUP"
+    assert operation["status"] == "WITHHELD"
     assert operation["request"]["method"] == "POST"
     assert operation["request"]["path"] == "Groups"
     assert operation["request"]["body"]["displayName"] == "Sales"
@@ -281,6 +314,7 @@ async def test_group_sync_sends_nothing(
     assert await _event_statuses() == ["DONE"]
     [operation] = await _operations(api, application_id, dry_run=True)
     assert operation["action"] == "ADD_GROUP_MEMBERS"
+    assert operation["status"] == "WITHHELD"
     assert operation["request"]["method"] == "PATCH"
     assert operation["request"]["path"] == f"Groups/{group_id}"
     [patch] = operation["request"]["body"]["Operations"]

@@ -50,3 +50,46 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
     # Raises when the models declare anything the revisions do not create.
     command.check(alembic_config(url))
+
+
+def test_dry_run_operations_become_withheld(tmp_path: Path) -> None:
+    path = tmp_path / "migrated.db"
+    config = alembic_config(f"sqlite+aiosqlite:///{path}")
+    command.upgrade(config, "0009")
+    application = uuid.uuid4()
+    with sqlite3.connect(path) as database:
+        database.execute(
+            "INSERT INTO applications (id, name, name_key, created_at) "
+            "VALUES (?, 'CRM', 'crm', '2026-01-01 00:00:00')",
+            (application.hex,),
+        )
+        for action, status, dry_run in (
+            ("CREATE_ACCOUNT", "SUCCEEDED", 1),
+            ("DELETE_ACCOUNT", "SUCCEEDED", 0),
+            ("CREATE_GROUP", "FAILED", 0),
+        ):
+            database.execute(
+                "INSERT INTO provisioning_operations (id, application_id, action,"
+                " status, trigger, attempts, dry_run, created_at) "
+                "VALUES (?, ?, ?, ?, 'api:tests', 0, ?, '2026-01-01 00:00:00')",
+                (uuid.uuid4().hex, application.hex, action, status, dry_run),
+            )
+    query = "SELECT action, status FROM provisioning_operations ORDER BY action"
+
+    command.upgrade(config, "head")
+    with sqlite3.connect(path) as database:
+        upgraded = database.execute(query).fetchall()
+    command.downgrade(config, "0009")
+    with sqlite3.connect(path) as database:
+        downgraded = database.execute(query).fetchall()
+
+    assert upgraded == [
+        ("CREATE_ACCOUNT", "WITHHELD"),
+        ("CREATE_GROUP", "FAILED"),
+        ("DELETE_ACCOUNT", "SUCCEEDED"),
+    ]
+    assert downgraded == [
+        ("CREATE_ACCOUNT", "SUCCEEDED"),
+        ("CREATE_GROUP", "FAILED"),
+        ("DELETE_ACCOUNT", "SUCCEEDED"),
+    ]

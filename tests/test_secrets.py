@@ -35,6 +35,7 @@ from tests.support.fixtures import (
     wait_for_refresh,
 )
 from tests.support.graphql import GraphQLClient
+from tests.support.processes import run_process, start_process
 from tests.support.scim2_server import ScimTenant, free_port, wait_for_port
 
 REFRESH = """
@@ -223,7 +224,7 @@ async def test_rotate_key_command(
 
     # When an operator puts a new key first and rotates
     result = await asyncio.to_thread(
-        subprocess.run,
+        run_process,
         [_smartlink(), "rotate-key"],
         env=_cli_env(f"{new},{old}"),
         capture_output=True,
@@ -310,7 +311,7 @@ async def _serve_and_connect(scim_target: ScimTenant, log_path: Path) -> Served:
         "SMARTLINK_LOG_LEVEL": "DEBUG",
     }
     with log_path.open("w") as log:
-        process = subprocess.Popen(
+        process = start_process(
             [_smartlink(), "serve", "--port", str(port)],
             env=env,
             stdout=log,

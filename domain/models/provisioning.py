@@ -37,6 +37,8 @@ class OperationStatus(enum.Enum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    #: Recorded by dry run and never sent to the target.
+    WITHHELD = "WITHHELD"
 
 
 class ScimConnection(SQLModel, table=True):

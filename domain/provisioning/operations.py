@@ -283,18 +283,16 @@ async def record_target_failure(
 
 
 def withhold(operation: ProvisioningOperation, withheld: WriteWithheld) -> None:
-    """Finish the operation as a dry run that recorded `withheld` and sent nothing."""
+    """Finish the operation as WITHHELD: dry run recorded `withheld`, sent nothing."""
+    operation.status = OperationStatus.WITHHELD
     operation.dry_run = True
     operation.attempts = 0
     operation.request_method = withheld.method
     operation.request_path = withheld.path
     operation.request_body = withheld.body
-    succeed(
-        operation,
-        scim_id=operation.scim_id,
-        status=None,
-        detail="Dry run: the request was recorded and not sent.",
-    )
+    operation.target_status = None
+    operation.detail = "Dry run: the request was recorded and not sent."
+    _finish(operation)
 
 
 async def record_withheld(

@@ -1,4 +1,8 @@
-"""The `smartlink` command run as subprocesses, as a deployment runs it."""
+"""Subprocesses of the tests, and the `smartlink` command run as a deployment runs it.
+
+Every test starts its processes through `start_process` or `run_process`, so
+that none outlives a pytest that is killed and cannot stop them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,55 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from jobs.parent_death import set_parent_death_signal
+
 SMARTLINK = str(Path(sys.executable).parent / "smartlink")
 REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def _kill_with_parent(parent_pid: int) -> Callable[[], None]:
+    """Return a `preexec_fn` that has the child killed when `parent_pid` exits.
+
+    It runs in the child between fork and exec, so it calls only functions
+    resolved before the fork. A parent that exited before the call makes the
+    child exit at once.
+    """
+
+    def preexec() -> None:
+        set_parent_death_signal(signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return preexec
+
+
+def start_process(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start `subprocess.Popen(args, **kwargs)`, killed with SIGKILL when pytest exits.
+
+    On Linux the kernel kills the child when the *thread* that started it
+    exits, so call this from the main thread, as fixtures and async tests do,
+    never from `asyncio.to_thread` or another short-lived thread. The child's
+    own children are not covered: start the real program rather than a
+    wrapper such as `make` or `npx`, or have the program set it for its
+    children, as `smartlink worker` does for its worker processes.
+    """
+    return subprocess.Popen(args, preexec_fn=_kill_with_parent(os.getpid()), **kwargs)
+
+
+def run_process(args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    """Run `subprocess.run(args, **kwargs)`, its process killed when pytest exits.
+
+    Unlike `start_process`, it may run in a worker thread, because the thread
+    waits for the process to end before it can exit.
+    """
+    return subprocess.run(args, preexec_fn=_kill_with_parent(os.getpid()), **kwargs)
 
 
 def smartlink_env(data_dir: Path, **settings: str) -> dict[str, str]:
@@ -31,7 +77,7 @@ def run_smartlink(
 ) -> subprocess.CompletedProcess[str]:
     """Run one `smartlink` command to its end, in the data folder's parent, so
     that nothing depends on running from the repository."""
-    return subprocess.run(
+    return run_process(
         [SMARTLINK, *args],
         env=env,
         cwd=Path(env["SMARTLINK_DATA_DIR"]).parent,
@@ -55,7 +101,7 @@ class Service:
     ) -> Service:
         with log_path.open("wb") as log:
             # A session of its own lets `stop` kill the workers a command forks.
-            process = subprocess.Popen(
+            process = start_process(
                 [SMARTLINK, *args],
                 env=env,
                 cwd=log_path.parent,

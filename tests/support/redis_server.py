@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from tests.support.processes import start_process
 from tests.support.scim2_server import free_port, wait_for_port
 
 
@@ -47,7 +48,7 @@ class RedisServer:
             "redis-server) to run the outage tests."
         )
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = start_process(
                 [
                     executable,
                     "--bind",

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.processes import start_process
+
 TOKEN = "scim-target-token-" + uuid.uuid4().hex
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -49,7 +51,7 @@ class Scim2Server:
         """Start a server; pass the `port` of a stopped one to take its place."""
         port = port or free_port()
         executable = Path(sys.executable).parent / "scim2-server"
-        process = subprocess.Popen(
+        process = start_process(
             [
                 str(executable),
                 "--hostname",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tests.support.processes import run_process, start_process
 from tests.support.scim2_server import ScimTenant, free_port, wait_for_port
 
 SCIMMY_DIR = Path(__file__).parent / "scimmy"
@@ -36,7 +37,7 @@ def install_packages() -> None:
             "SCIMMY tests."
         )
     command = "ci" if (SCIMMY_DIR / "package-lock.json").exists() else "install"
-    subprocess.run(
+    run_process(
         [npm, command, "--no-audit", "--no-fund"],
         cwd=SCIMMY_DIR,
         check=True,
@@ -60,7 +61,7 @@ class ScimmyServer:
 
         port = free_port()
         log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by stop)
-        process = subprocess.Popen(
+        process = start_process(
             [node, "server.js", str(port)],
             cwd=SCIMMY_DIR,
             env={**os.environ, "SCIM_TOKEN": TOKEN},

@@ -17,6 +17,7 @@ from domain import access, applications, folders, models, users
 from domain.profile import ProfileInput
 
 P = TypeVar("P")
+R = TypeVar("R")
 
 KEEP_OR_CLEAR = "Unchanged if null; an empty string clears it."
 
@@ -191,6 +192,19 @@ class GrantAccessPayload:
 class RevokeAccessPayload:
     user: User | None
     application: Application | None
+    revoked: bool = strawberry.field(
+        description=(
+            "True when the user's direct grant was removed. False when the user "
+            "had no direct grant, so nothing changed, and when the mutation failed."
+        )
+    )
+    remaining_access_through: list[Folder] = strawberry.field(
+        description=(
+            "Folders, by name, through which the user keeps access to the "
+            "application; empty when no access remains or the mutation failed. "
+            "Remove the user or the application from these folders to end it."
+        )
+    )
     errors: list[UserError]
 
 
@@ -346,21 +360,41 @@ class DirectoryMutations:
     async def grant_access(
         self, info: Info, input: GrantAccessInput
     ) -> GrantAccessPayload:
-        (user, application), errors = await _access(
+        (user, application, _), errors = await _access(
             info, input.user_id, input.application_id, access.grant_access
         )
         return GrantAccessPayload(user=user, application=application, errors=errors)
 
     @strawberry.mutation(
-        description="Revoke a user's direct access; access through folders stays."
+        description=(
+            "Revoke a user's direct access. Access through folders stays, and "
+            "remainingAccessThrough lists those folders."
+        )
     )
     async def revoke_access(
         self, info: Info, input: RevokeAccessInput
     ) -> RevokeAccessPayload:
-        (user, application), errors = await _access(
+        (user, application, revocation), errors = await _access(
             info, input.user_id, input.application_id, access.revoke_access
         )
-        return RevokeAccessPayload(user=user, application=application, errors=errors)
+        if revocation is None:
+            return RevokeAccessPayload(
+                user=user,
+                application=application,
+                revoked=False,
+                remaining_access_through=[],
+                errors=errors,
+            )
+
+        return RevokeAccessPayload(
+            user=user,
+            application=application,
+            revoked=revocation.revoked,
+            remaining_access_through=[
+                Folder.from_model(folder) for folder in revocation.remaining_folders
+            ],
+            errors=errors,
+        )
 
 
 def _activation(
@@ -417,21 +451,25 @@ async def _folder_application(
 
 
 async def _access(
-    info: Info, user_id: strawberry.ID, application_id: strawberry.ID, change: Change
-) -> tuple[tuple[User | None, Application | None], list[UserError]]:
+    info: Info,
+    user_id: strawberry.ID,
+    application_id: strawberry.ID,
+    change: Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[R]],
+) -> tuple[tuple[User | None, Application | None, R | None], list[UserError]]:
+    """Run `change` on a user and an application, and return both with its result."""
     session = info.context.session
 
-    async def action() -> tuple[models.User, models.Application]:
+    async def action() -> tuple[models.User, models.Application, R]:
         user_uuid = decode_id(user_id, "User", "userId")
         application_uuid = decode_id(application_id, "Application", "applicationId")
         # Holding both rows keeps them in the session's identity map, which
         # only references them weakly, so `change` reads them without a query.
         user = await users.get_user(session, user_uuid)
         application = await applications.get_application(session, application_uuid)
-        await change(session, user_uuid, application_uuid)
-        return user, application
+        outcome = await change(session, user_uuid, application_uuid)
+        return user, application, outcome
 
     result, errors = await run_mutation(info, action)
     if result is None:
-        return (None, None), errors
-    return (_user(result[0]), _application(result[1])), errors
+        return (None, None, None), errors
+    return (_user(result[0]), _application(result[1]), result[2]), errors

@@ -46,7 +46,13 @@ READ_REQUEST = "read the body of a withheld SCIM request (`request.body`)"
 
 ConnectionStatusEnum = strawberry.enum(ConnectionStatus, name="ConnectionStatus")
 RefreshStatusEnum = strawberry.enum(RefreshStatus, name="RefreshStatus")
-OperationStatusEnum = strawberry.enum(OperationStatus, name="OperationStatus")
+OperationStatusEnum = strawberry.enum(
+    OperationStatus,
+    name="OperationStatus",
+    description="The state of a write to the target. SUCCEEDED and FAILED follow "
+    "the target's response, and WITHHELD marks a request that dry run recorded "
+    "and never sent.",
+)
 CapabilitySource = strawberry.enum(
     scim_capabilities.Source,
     name="CapabilitySource",
@@ -414,7 +420,7 @@ class ProvisioningOperation(relay.Node):
     )
     dry_run: bool = strawberry.field(
         description="True when dry run was on: the request was recorded and not "
-        "sent, so targetStatus is null."
+        "sent, so the status is WITHHELD and targetStatus is null."
     )
     request: ScimRequest | None = strawberry.field(
         description="The request a dry-run operation withheld; null otherwise."
