@@ -10,12 +10,14 @@ from sqlmodel import col, select
 from domain.automation.batch import process_events
 from domain.automation.handlers import Outcome
 from domain.db import session_scope
-from domain.models import EventStatus, OutboxEvent
+from domain.models import EventStatus, OutboxEvent, ScimAccount
 from tests.support.fixtures import (
     connect,
+    create_account,
     create_application,
     create_user,
     grant_access,
+    node_uuid,
     operations,
     update_settings,
 )
@@ -28,6 +30,13 @@ mutation($userId: ID!, $applicationId: ID!) {
   revokeAccess(input: {userId: $userId, applicationId: $applicationId}) {
     errors { code message }
   }
+}
+"""
+
+
+UPDATE_EMAIL = """
+mutation($userId: ID!, $email: String!) {
+  updateUser(input: {userId: $userId, email: $email}) { errors { code message } }
 }
 """
 
@@ -150,3 +159,48 @@ async def test_batch_creation_follows_mapping(
     assert sorted(accounts) == emails
     for email in emails:
         assert accounts[email]["nickName"] == f"nick-{email}"
+
+
+async def test_batch_account_linked_elsewhere(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await create_application(api)
+    first = await create_user(api, "shared@example.org")
+    await grant_access(api, first, application_id)
+    await connect(api, application_id, scim_target)
+    first_account = await create_account(api, application_id, first)
+    # A new user takes the first user's old address, so the batch's POST for
+    # the new user conflicts with the account linked to the first user.
+    await api(UPDATE_EMAIL, userId=first, email="first@example.org")
+    await update_settings(api, application_id, userGainsAccess="AUTOMATIC")
+    second = await create_user(api, "shared@example.org")
+    third = await create_user(api, "third@example.org")
+    await grant_access(api, second, application_id)
+    await grant_access(api, third, application_id)
+    events = [event for event in await _events() if event.status is EventStatus.PENDING]
+    assert len(events) == 2
+
+    outcomes = await process_events([event.id for event in events])
+
+    assert sorted(outcome.value for outcome in outcomes.values()) == ["done", "failed"]
+    assert sorted(_accounts(scim_target)) == ["shared@example.org", "third@example.org"]
+    log = await operations(api, application_id)
+    failed = [entry for entry in log if entry["status"] == "FAILED"]
+    assert len(failed) == 1
+    assert first_account["scimId"] in failed[0]["error"]
+    assert "'first@example.org'" in failed[0]["error"]
+    linked = await _linked_users(application_id)
+    assert linked == {first_account["scimId"]: node_uuid(first)} | {
+        _accounts(scim_target)["third@example.org"]["id"]: node_uuid(third)
+    }
+
+
+async def _linked_users(application_id: str) -> dict[str, str]:
+    async with session_scope() as session:
+        statement = select(ScimAccount).where(
+            ScimAccount.application_id == uuid.UUID(node_uuid(application_id))
+        )
+        return {
+            account.scim_id: str(account.user_id)
+            for account in await session.exec(statement)
+        }

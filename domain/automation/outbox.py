@@ -309,3 +309,10 @@ def finish(event: OutboxEvent, status: EventStatus, note: str | None = None) -> 
     event.status = status
     event.error = note
     event.finished_at = utcnow()
+
+
+def finished_row(
+    event_id: uuid.UUID, status: EventStatus, note: str | None = None
+) -> dict[str, Any]:
+    """Return the columns that `finish` sets, for `bulk.update_rows`."""
+    return {"id": event_id, "status": status, "error": note, "finished_at": utcnow()}
