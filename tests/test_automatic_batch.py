@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
+from domain.automation import creations
 from domain.automation.batch import process_events
 from domain.automation.handlers import Outcome
 from domain.db import session_scope
@@ -204,3 +207,74 @@ async def _linked_users(application_id: str) -> dict[str, str]:
             account.scim_id: str(account.user_id)
             for account in await session.exec(statement)
         }
+
+
+async def test_batch_defers_past_budget(
+    api: GraphQLClient,
+    scim_target: ScimTenant,
+    job_worker: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    for index in range(3):
+        await grant_access(
+            api, await create_user(api, f"user{index}@example.org"), application_id
+        )
+    event_ids = [event.id for event in await _events()]
+    monkeypatch.setattr(creations, "SEND_BUDGET", 0.0)
+
+    outcomes = await process_events(event_ids)
+
+    assert outcomes == dict.fromkeys(event_ids, Outcome.WAITING)
+    assert scim_target.users() == []
+    assert await operations(api, application_id) == []
+    for event in await _events():
+        assert event.status is EventStatus.PENDING
+        assert event.attempts == 0
+        assert event.claimed_at is None
+
+    monkeypatch.setattr(creations, "SEND_BUDGET", 20.0)
+    again = await process_events(event_ids)
+
+    assert again == dict.fromkeys(event_ids, Outcome.DONE)
+    assert len(scim_target.users()) == 3
+    assert [event.attempts for event in await _events()] == [1, 1, 1]
+
+
+async def test_batch_sends_within_budget(
+    api: GraphQLClient,
+    scim_target: ScimTenant,
+    job_worker: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    for index in range(4):
+        await grant_access(
+            api, await create_user(api, f"user{index}@example.org"), application_id
+        )
+    event_ids = [event.id for event in await _events()]
+    # A target that takes 0.4 s per creation, one at a time, within a 0.6 s
+    # budget: the first two creations start in time, the last two do not.
+    send_creation = creations.send_creation
+
+    async def slow_send_creation(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.4)
+        return await send_creation(*args, **kwargs)
+
+    monkeypatch.setattr(creations, "send_creation", slow_send_creation)
+    monkeypatch.setattr(creations, "CONCURRENCY", 1)
+    monkeypatch.setattr(creations, "SEND_BUDGET", 0.6)
+
+    outcomes = await process_events(event_ids)
+
+    assert sorted(outcome.value for outcome in outcomes.values()) == [
+        "done",
+        "done",
+        "waiting",
+        "waiting",
+    ]
+    assert len(scim_target.users()) == 2
+    log = await operations(api, application_id)
+    assert [entry["status"] for entry in log] == ["SUCCEEDED", "SUCCEEDED"]
+    pending = [e for e in await _events() if e.status is EventStatus.PENDING]
+    assert len(pending) == 2

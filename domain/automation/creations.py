@@ -4,8 +4,9 @@ For the gain events of one application, the users, their access, their
 matching accounts, the settings, the connection and the user mapping are read
 with one query each. The operations start with one commit, the POSTs go out
 through one SCIM client with at most `CONCURRENCY` in flight, and the
-successes are written with one commit. Each failure is then settled in a
-session of its own, with the same retries and tickets as a single event.
+successes, and the events left unsent after `SEND_BUDGET`, are written with
+one commit. Each failure is then settled in a session of its own, with the
+same retries and tickets as a single event.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from domain.provisioning.mirror import (
 )
 from domain.provisioning.operations import (
     Subject,
+    delete_operations,
     fail,
     record_target_failure,
     start_operations,
@@ -71,6 +73,11 @@ logger = logging.getLogger(__name__)
 #: number per job still keeps the target busy.
 CONCURRENCY = 4
 
+#: Seconds after which a job starts no more POSTs. The creations it did not
+#: start go back to the outbox unattempted, so a slow target cannot keep a
+#: batch running into the actor's time limit.
+SEND_BUDGET = 20.0
+
 
 @dataclass
 class _Creation:
@@ -83,6 +90,8 @@ class _Creation:
     #: Whether an earlier attempt may have created the account, so the POST
     #: must wait for a search of the target.
     look_first: bool = False
+    #: Set when the job ran out of `SEND_BUDGET` before sending anything.
+    deferred: bool = False
 
 
 async def settle_creations(
@@ -192,11 +201,19 @@ async def _creations_needed(
 async def _send(
     connection: ScimConnection, mapping: Mapping, creations: list[_Creation]
 ) -> None:
-    """POST the users concurrently; store each resource or error on its creation."""
+    """POST the users concurrently; store each resource or error on its creation.
+
+    Creations still waiting once `SEND_BUDGET` has passed are marked deferred
+    and sent nothing.
+    """
     limit = asyncio.Semaphore(CONCURRENCY)
+    deadline = asyncio.get_running_loop().time() + SEND_BUDGET
 
     async def send_one(client: Any, creation: _Creation) -> None:
         async with limit:
+            if asyncio.get_running_loop().time() > deadline:
+                creation.deferred = True
+                return
             try:
                 creation.resource, creation.status = await send_creation(
                     client,
@@ -265,6 +282,20 @@ async def _save_successes(
         outcomes[creation.event.id] = Outcome.DONE
         linked_users.append(creation.user.id)
 
+    deferred = [creation for creation in creations if creation.deferred]
+    if deferred:
+        logger.info(
+            "The %g s send budget ran out; %d account creations in application %s "
+            "go back to the outbox unsent.",
+            SEND_BUDGET,
+            len(deferred),
+            application_id,
+        )
+    event_rows.extend(_put_back(creation, outcomes) for creation in deferred)
+    await delete_operations(
+        session,
+        [creation.operation_id for creation in deferred if creation.operation_id],
+    )
     await insert_rows(session, ScimAccount, list(new_accounts.values()))
     await update_rows(session, ProvisioningOperation, operation_rows)
     await update_rows(session, OutboxEvent, event_rows)
@@ -275,6 +306,15 @@ async def _save_successes(
     )
 
 
+def _put_back(
+    creation: _Creation, outcomes: dict[uuid.UUID, Outcome]
+) -> dict[str, Any]:
+    """Return the event row that hands a deferred creation back to the relay."""
+    event = creation.event
+    outcomes[event.id] = Outcome.WAITING
+    return outbox.unattempted_row(event.id, event.attempts - 1)
+
+
 def _link(
     application_id: uuid.UUID,
     creation: _Creation,
@@ -282,7 +322,7 @@ def _link(
     mirrored: dict[str, ScimAccount],
     new_accounts: dict[str, dict[str, Any]],
 ) -> uuid.UUID:
-    """Mirror the created resource, linked to its user unless another holds it.
+    """Mirror the created resource, linked to its user unless another user is.
 
     Updates a mirrored row in place, else adds a row to `new_accounts`.
     Returns the id of the user the account is linked to.

@@ -316,3 +316,15 @@ def finished_row(
 ) -> dict[str, Any]:
     """Return the columns that `finish` sets, for `bulk.update_rows`."""
     return {"id": event_id, "status": status, "error": note, "finished_at": utcnow()}
+
+
+def unattempted_row(event_id: uuid.UUID, attempts: int) -> dict[str, Any]:
+    """Return the columns that put a claimed event back unattempted, due now,
+    for `bulk.update_rows`."""
+    return {
+        "id": event_id,
+        "status": EventStatus.PENDING,
+        "attempts": attempts,
+        "next_attempt_at": utcnow(),
+        "claimed_at": None,
+    }

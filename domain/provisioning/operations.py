@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -123,6 +123,18 @@ def _new_operation_row(subject: Subject, action: str) -> dict[str, Any]:
         lock_key=f"{subject.application_id}:{action}:{target}",
         started_at=utcnow(),
     )
+
+
+async def delete_operations(
+    session: AsyncSession, operation_ids: Sequence[uuid.UUID]
+) -> None:
+    """Delete operations that started but sent nothing, releasing their locks."""
+    if operation_ids:
+        await session.exec(  # type: ignore[call-overload]
+            delete(ProvisioningOperation).where(
+                col(ProvisioningOperation.id).in_(operation_ids)
+            )
+        )
 
 
 def succeeded_row(
