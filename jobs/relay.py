@@ -20,12 +20,12 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two looks at the outbox when nothing wakes the relay.
 POLL_INTERVAL = 1.0
-#: Events per job at most. A job sends 16 account creations at once, so a
-#: batch takes two rounds of requests, and it must end within the actor's
-#: 50 s time limit.
-# NOTE: a target whose requests run to the SCIM timeout can make a batch
-# exceed that limit. The outbox then re-publishes the events after its claim
-# expiry, and each retry looks for the account before POSTing.
+#: Events per job at most. A job sends a few account creations at once and
+#: starts none after its send budget (`domain.automation.creations`), handing
+#: the rest back to the outbox, so it ends within the actor's 50 s time limit.
+# NOTE: one request that runs to the SCIM total timeout can still make a
+# batch exceed that limit. The outbox then re-publishes the events after its
+# claim expiry, and each retry looks for the account before POSTing.
 BATCH_SIZE = 32
 
 

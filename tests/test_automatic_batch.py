@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
+from domain.automation import creations
 from domain.automation.batch import process_events
 from domain.automation.handlers import Outcome
 from domain.db import session_scope
-from domain.models import EventStatus, OutboxEvent
+from domain.models import EventStatus, OutboxEvent, ScimAccount
 from tests.support.fixtures import (
     connect,
+    create_account,
     create_application,
     create_user,
     grant_access,
+    node_uuid,
     operations,
     update_settings,
 )
@@ -28,6 +33,13 @@ mutation($userId: ID!, $applicationId: ID!) {
   revokeAccess(input: {userId: $userId, applicationId: $applicationId}) {
     errors { code message }
   }
+}
+"""
+
+
+UPDATE_EMAIL = """
+mutation($userId: ID!, $email: String!) {
+  updateUser(input: {userId: $userId, email: $email}) { errors { code message } }
 }
 """
 
@@ -150,3 +162,119 @@ async def test_batch_creation_follows_mapping(
     assert sorted(accounts) == emails
     for email in emails:
         assert accounts[email]["nickName"] == f"nick-{email}"
+
+
+async def test_batch_account_linked_elsewhere(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await create_application(api)
+    first = await create_user(api, "shared@example.org")
+    await grant_access(api, first, application_id)
+    await connect(api, application_id, scim_target)
+    first_account = await create_account(api, application_id, first)
+    # A new user takes the first user's old address, so the batch's POST for
+    # the new user conflicts with the account linked to the first user.
+    await api(UPDATE_EMAIL, userId=first, email="first@example.org")
+    await update_settings(api, application_id, userGainsAccess="AUTOMATIC")
+    second = await create_user(api, "shared@example.org")
+    third = await create_user(api, "third@example.org")
+    await grant_access(api, second, application_id)
+    await grant_access(api, third, application_id)
+    events = [event for event in await _events() if event.status is EventStatus.PENDING]
+    assert len(events) == 2
+
+    outcomes = await process_events([event.id for event in events])
+
+    assert sorted(outcome.value for outcome in outcomes.values()) == ["done", "failed"]
+    assert sorted(_accounts(scim_target)) == ["shared@example.org", "third@example.org"]
+    log = await operations(api, application_id)
+    failed = [entry for entry in log if entry["status"] == "FAILED"]
+    assert len(failed) == 1
+    assert first_account["scimId"] in failed[0]["error"]
+    assert "'first@example.org'" in failed[0]["error"]
+    linked = await _linked_users(application_id)
+    assert linked == {first_account["scimId"]: node_uuid(first)} | {
+        _accounts(scim_target)["third@example.org"]["id"]: node_uuid(third)
+    }
+
+
+async def _linked_users(application_id: str) -> dict[str, str]:
+    async with session_scope() as session:
+        statement = select(ScimAccount).where(
+            ScimAccount.application_id == uuid.UUID(node_uuid(application_id))
+        )
+        return {
+            account.scim_id: str(account.user_id)
+            for account in await session.exec(statement)
+        }
+
+
+async def test_batch_defers_past_budget(
+    api: GraphQLClient,
+    scim_target: ScimTenant,
+    job_worker: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    for index in range(3):
+        await grant_access(
+            api, await create_user(api, f"user{index}@example.org"), application_id
+        )
+    event_ids = [event.id for event in await _events()]
+    monkeypatch.setattr(creations, "SEND_BUDGET", 0.0)
+
+    outcomes = await process_events(event_ids)
+
+    assert outcomes == dict.fromkeys(event_ids, Outcome.WAITING)
+    assert scim_target.users() == []
+    assert await operations(api, application_id) == []
+    for event in await _events():
+        assert event.status is EventStatus.PENDING
+        assert event.attempts == 0
+        assert event.claimed_at is None
+
+    monkeypatch.setattr(creations, "SEND_BUDGET", 20.0)
+    again = await process_events(event_ids)
+
+    assert again == dict.fromkeys(event_ids, Outcome.DONE)
+    assert len(scim_target.users()) == 3
+    assert [event.attempts for event in await _events()] == [1, 1, 1]
+
+
+async def test_batch_sends_within_budget(
+    api: GraphQLClient,
+    scim_target: ScimTenant,
+    job_worker: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    application_id = await _automatic_application(api, scim_target)
+    for index in range(4):
+        await grant_access(
+            api, await create_user(api, f"user{index}@example.org"), application_id
+        )
+    event_ids = [event.id for event in await _events()]
+    # A target that takes 0.4 s per creation, one at a time, within a 0.6 s
+    # budget: the first two creations start in time, the last two do not.
+    send_creation = creations.send_creation
+
+    async def slow_send_creation(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.4)
+        return await send_creation(*args, **kwargs)
+
+    monkeypatch.setattr(creations, "send_creation", slow_send_creation)
+    monkeypatch.setattr(creations, "CONCURRENCY", 1)
+    monkeypatch.setattr(creations, "SEND_BUDGET", 0.6)
+
+    outcomes = await process_events(event_ids)
+
+    assert sorted(outcome.value for outcome in outcomes.values()) == [
+        "done",
+        "done",
+        "waiting",
+        "waiting",
+    ]
+    assert len(scim_target.users()) == 2
+    log = await operations(api, application_id)
+    assert [entry["status"] for entry in log] == ["SUCCEEDED", "SUCCEEDED"]
+    pending = [e for e in await _events() if e.status is EventStatus.PENDING]
+    assert len(pending) == 2

@@ -258,6 +258,8 @@ async def test_tokens_absent_from_logs(
     tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # The SCIM client quiets httpx's request lines; turn them back on to check them.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     wrong_token = "wrong-scim-token-" + uuid.uuid4().hex
     scim_target.create_user("grace@example.com")
 

@@ -309,3 +309,22 @@ def finish(event: OutboxEvent, status: EventStatus, note: str | None = None) -> 
     event.status = status
     event.error = note
     event.finished_at = utcnow()
+
+
+def finished_row(
+    event_id: uuid.UUID, status: EventStatus, note: str | None = None
+) -> dict[str, Any]:
+    """Return the columns that `finish` sets, for `bulk.update_rows`."""
+    return {"id": event_id, "status": status, "error": note, "finished_at": utcnow()}
+
+
+def unattempted_row(event_id: uuid.UUID, attempts: int) -> dict[str, Any]:
+    """Return the columns that put a claimed event back unattempted, due now,
+    for `bulk.update_rows`."""
+    return {
+        "id": event_id,
+        "status": EventStatus.PENDING,
+        "attempts": attempts,
+        "next_attempt_at": utcnow(),
+        "claimed_at": None,
+    }

@@ -21,21 +21,29 @@ from domain.scim.payloads import account_fields, group_fields
 
 def apply_account(account: ScimAccount, resource: dict[str, Any]) -> ScimAccount:
     """Copy a SCIM User resource's attributes onto its mirror row."""
-    fields = account_fields(resource)
-    account.scim_id = fields.scim_id
-    account.user_name = fields.user_name
-    account.user_name_key = fields.user_name.lower()
-    account.display_name = fields.display_name
-    account.given_name = fields.given_name
-    account.family_name = fields.family_name
-    account.email = fields.email
-    account.email_key = fields.email.lower() if fields.email else None
-    account.active = fields.active
-    account.external_id = fields.external_id
-    account.external_uuid = _as_uuid(fields.external_id)
-    account.raw = resource
-    account.refreshed_at = utcnow()
+    for name, value in account_columns(resource).items():
+        setattr(account, name, value)
     return account
+
+
+def account_columns(resource: dict[str, Any]) -> dict[str, Any]:
+    """Return the mirror columns that a SCIM User resource sets, by name."""
+    fields = account_fields(resource)
+    return {
+        "scim_id": fields.scim_id,
+        "user_name": fields.user_name,
+        "user_name_key": fields.user_name.lower(),
+        "display_name": fields.display_name,
+        "given_name": fields.given_name,
+        "family_name": fields.family_name,
+        "email": fields.email,
+        "email_key": fields.email.lower() if fields.email else None,
+        "active": fields.active,
+        "external_id": fields.external_id,
+        "external_uuid": _as_uuid(fields.external_id),
+        "raw": resource,
+        "refreshed_at": utcnow(),
+    }
 
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:

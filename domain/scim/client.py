@@ -35,6 +35,12 @@ from domain.scim.transport import GuardedTransport
 
 logger = logging.getLogger(__name__)
 
+# httpx logs each request at INFO, which in a busy worker costs CPU and floods
+# the log. `ScimClient` logs each request at DEBUG itself, so httpx's lines
+# are dropped unless logging was set up for httpx explicitly.
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
 SCIM_CONTENT_TYPE = "application/scim+json"
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
