@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.applications import get_application
 from domain.models import AccessGrant, Folder, FolderApplication, FolderUser, User
+from domain.rows import delete_rows, insert_new_rows
 from domain.users import get_user
 
 
@@ -52,8 +53,10 @@ async def grant_access(
     user = await get_user(session, user_id)
     await get_application(session, application_id)
     if await session.get(AccessGrant, (user_id, application_id)) is None:
-        async with tracked_grant(session, user, application_id):
-            session.add(AccessGrant(user_id=user_id, application_id=application_id))
+        grant = AccessGrant(user_id=user_id, application_id=application_id)
+        async with tracked_grant(session, user, application_id) as written:
+            if not await insert_new_rows(session, [grant]):
+                written.clear()
     return user
 
 
@@ -62,7 +65,8 @@ class Revocation:
     """The outcome of `revoke_access`."""
 
     user: User
-    #: False when the user had no direct grant, so nothing changed.
+    #: False when this call removed no grant, because the user had none or a
+    #: concurrent call removed it first.
     revoked: bool
     #: Folders through which the user keeps access to the application, by name.
     remaining_folders: list[Folder]
@@ -81,12 +85,15 @@ async def revoke_access(
     user = await get_user(session, user_id)
     await get_application(session, application_id)
     grant = await session.get(AccessGrant, (user_id, application_id))
+    revoked = False
     if grant is not None:
-        async with tracked_access(session, [user_id], [application_id]):
-            await session.delete(grant)
+        async with tracked_access(session, [user_id], [application_id]) as written:
+            revoked = bool(await delete_rows(session, [grant]))
+            if not revoked:
+                written.clear()
 
     remaining = await folders_giving_access(session, user_id, application_id)
-    return Revocation(user=user, revoked=grant is not None, remaining_folders=remaining)
+    return Revocation(user=user, revoked=revoked, remaining_folders=remaining)
 
 
 async def folders_giving_access(

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.automation.tracking import tracked_access, tracked_grants
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
 from domain.models import AccessGrant, Application, User
+from domain.rows import insert_new_rows
 from domain.users import users_by_ids
 
 #: User ids that one call takes at most, because a call is one transaction
@@ -78,17 +79,21 @@ async def grant_access_to_users(
     granted = await _granted_user_ids(session, application.id, users)
 
     new_users = [user for user in users if user.id not in granted]
+    added: set[uuid.UUID] = set()
     if new_users:
-        async with tracked_grants(session, new_users, application.id):
-            session.add_all(
-                AccessGrant(user_id=user.id, application_id=application.id)
-                for user in new_users
-            )
+        grants = [
+            AccessGrant(user_id=user.id, application_id=application.id)
+            for user in new_users
+        ]
+        async with tracked_grants(session, new_users, application.id) as written:
+            inserted = await insert_new_rows(session, grants)
+            added = {grant.user_id for grant in inserted}
+            written.keep(added)
     return BulkAccessChange(
         application=application,
         users=users,
-        changed_count=len(new_users),
-        unchanged_count=len(users) - len(new_users),
+        changed_count=len(added),
+        unchanged_count=len(users) - len(added),
     )
 
 
@@ -102,21 +107,26 @@ async def revoke_access_from_users(
     Rejects the list as `grant_access_to_users` does.
     """
     application, users = await _load_all(session, application_id, user_ids)
-    granted = await _granted_user_ids(session, application.id, users)
+    granted = await _granted_user_ids(session, application.id, users, lock=True)
 
+    removed: set[uuid.UUID] = set()
     if granted:
-        async with tracked_access(session, granted, [application.id]):
-            await session.exec(
-                delete(AccessGrant).where(
+        async with tracked_access(session, granted, [application.id]) as written:
+            result = await session.exec(
+                delete(AccessGrant)
+                .where(
                     col(AccessGrant.application_id) == application.id,
                     col(AccessGrant.user_id).in_(granted),
                 )
+                .returning(col(AccessGrant.user_id))
             )
+            removed = set(result.scalars())
+            written.keep(removed)
     return BulkAccessChange(
         application=application,
         users=users,
-        changed_count=len(granted),
-        unchanged_count=len(users) - len(granted),
+        changed_count=len(removed),
+        unchanged_count=len(users) - len(removed),
     )
 
 
@@ -187,13 +197,25 @@ def _entry_error(
 
 
 async def _granted_user_ids(
-    session: AsyncSession, application_id: uuid.UUID, users: Sequence[User]
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    users: Sequence[User],
+    *,
+    lock: bool = False,
 ) -> list[uuid.UUID]:
-    """Return the ids, among `users`, of those with a direct grant."""
+    """Return the ids, among `users`, of those with a direct grant.
+
+    With `lock`, PostgreSQL locks the grants in user id order until the
+    transaction ends, so that two revokes of overlapping lists wait for each
+    other in the same order rather than deadlock. On SQLite, which lets one
+    transaction write at a time, SQLAlchemy leaves the FOR UPDATE out.
+    """
     if not users:
         return []
     statement = select(AccessGrant.user_id).where(
         AccessGrant.application_id == application_id,
         col(AccessGrant.user_id).in_([user.id for user in users]),
     )
+    if lock:
+        statement = statement.order_by(col(AccessGrant.user_id)).with_for_update()
     return list(await session.exec(statement))

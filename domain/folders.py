@@ -18,6 +18,7 @@ from domain.automation.tracking import (
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.models import Folder, FolderApplication, FolderUser, ProvisioningEvent
 from domain.pagination import Page, PageRequest, fetch_page, like_pattern
+from domain.rows import delete_rows, insert_new_rows
 from domain.users import NAME_MAX_LENGTH, get_user
 
 USER_GAINS_ACCESS = ProvisioningEvent.USER_GAINS_ACCESS
@@ -73,10 +74,13 @@ async def add_user_to_folder(
     folder = await get_folder(session, folder_id)
     user = await get_user(session, user_id)
     if await session.get(FolderUser, (folder_id, user_id)) is None:
+        membership = FolderUser(folder_id=folder_id, user_id=user_id)
         applications = await folder_application_ids(session, folder_id)
-        async with tracked_access(session, [user_id], applications):
-            session.add(FolderUser(folder_id=folder_id, user_id=user_id))
-        await emit_membership_change(session, folder, user, USER_GAINS_ACCESS)
+        async with tracked_access(session, [user_id], applications) as written:
+            if not await insert_new_rows(session, [membership]):
+                written.clear()
+        if written.ids:
+            await emit_membership_change(session, folder, user, USER_GAINS_ACCESS)
     return folder
 
 
@@ -88,9 +92,11 @@ async def remove_user_from_folder(
     membership = await session.get(FolderUser, (folder_id, user_id))
     if membership is not None:
         applications = await folder_application_ids(session, folder_id)
-        async with tracked_access(session, [user_id], applications):
-            await session.delete(membership)
-        await emit_membership_change(session, folder, user, USER_LOSES_ACCESS)
+        async with tracked_access(session, [user_id], applications) as written:
+            if not await delete_rows(session, [membership]):
+                written.clear()
+        if written.ids:
+            await emit_membership_change(session, folder, user, USER_LOSES_ACCESS)
     return folder
 
 
@@ -100,11 +106,11 @@ async def add_application_to_folder(
     folder = await get_folder(session, folder_id)
     await get_application(session, application_id)
     if await session.get(FolderApplication, (folder_id, application_id)) is None:
+        link = FolderApplication(folder_id=folder_id, application_id=application_id)
         members = await folder_member_ids(session, folder_id)
-        async with tracked_access(session, members, [application_id]):
-            session.add(
-                FolderApplication(folder_id=folder_id, application_id=application_id)
-            )
+        async with tracked_access(session, members, [application_id]) as written:
+            if not await insert_new_rows(session, [link]):
+                written.clear()
     return folder
 
 
@@ -116,8 +122,9 @@ async def remove_application_from_folder(
     link = await session.get(FolderApplication, (folder_id, application_id))
     if link is not None:
         members = await folder_member_ids(session, folder_id)
-        async with tracked_access(session, members, [application_id]):
-            await session.delete(link)
+        async with tracked_access(session, members, [application_id]) as written:
+            if not await delete_rows(session, [link]):
+                written.clear()
     return folder
 
 

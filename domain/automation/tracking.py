@@ -65,21 +65,48 @@ async def access_pairs(
     return {(row[0], row[1]) for row in rows}
 
 
+class WrittenUsers:
+    """The users whose rows the change inside a tracking block really wrote.
+
+    It starts as every user the block tracks. A change that writes fewer,
+    because a concurrent transaction inserted or deleted the same rows first,
+    narrows it to the users in its INSERT or DELETE ... RETURNING, so that
+    only the transaction that wrote a row emits the row's events.
+    """
+
+    def __init__(self, user_ids: Iterable[uuid.UUID]) -> None:
+        self.ids = set(user_ids)
+
+    def keep(self, user_ids: Iterable[uuid.UUID]) -> None:
+        """Keep only `user_ids`, the users whose rows were written."""
+        self.ids &= set(user_ids)
+
+    def clear(self) -> None:
+        """Record that the change wrote no row."""
+        self.ids.clear()
+
+
 @asynccontextmanager
 async def tracked_access(
     session: AsyncSession,
     user_ids: Iterable[uuid.UUID],
     application_ids: Iterable[uuid.UUID],
-) -> AsyncIterator[None]:
-    """Emit gain and loss events for the access that the enclosed change alters."""
-    users = list(set(user_ids))
-    applications = await configured_applications(session, application_ids)
-    before = await access_pairs(session, users, applications)
+) -> AsyncIterator[WrittenUsers]:
+    """Emit gain and loss events for the access that the enclosed change alters.
 
-    yield
+    NOTE: two transactions that write different rows giving the same access,
+    such as a direct grant and a folder membership, can both read "no access"
+    before either commits, and then both emit a gain event.
+    """
+    written = WrittenUsers(user_ids)
+    applications = await configured_applications(session, application_ids)
+    before = await access_pairs(session, written.ids, applications)
+
+    yield written
 
     await session.flush()
-    after = await access_pairs(session, users, applications)
+    before = {pair for pair in before if pair[0] in written.ids}
+    after = await access_pairs(session, written.ids, applications)
     changed = sorted(after ^ before)
     people = await users_by_ids(session, [user_id for user_id, _ in changed])
     # One batch per application and event, so a folder change that reaches
@@ -99,18 +126,21 @@ async def tracked_access(
 @asynccontextmanager
 async def tracked_grant(
     session: AsyncSession, user: User, application_id: uuid.UUID
-) -> AsyncIterator[None]:
+) -> AsyncIterator[WrittenUsers]:
     """Emit the gain event of a direct grant that the enclosed change adds.
 
     `tracked_access` for one new grant, with two queries fewer: after the
     grant the user has access for sure, so only the access before is read.
     """
+    written = WrittenUsers([user.id])
     applications = await configured_applications(session, [application_id])
     before = await access_pairs(session, [user.id], applications)
 
-    yield
+    yield written
 
-    if applications and (user.id, application_id) not in before:
+    if not applications or user.id not in written.ids:
+        return
+    if (user.id, application_id) not in before:
         await session.flush()
         await emit(session, application_id, ProvisioningEvent.USER_GAINS_ACCESS, user)
 
@@ -118,21 +148,26 @@ async def tracked_grant(
 @asynccontextmanager
 async def tracked_grants(
     session: AsyncSession, users: Sequence[User], application_id: uuid.UUID
-) -> AsyncIterator[None]:
+) -> AsyncIterator[WrittenUsers]:
     """Emit the gain events of the direct grants that the enclosed change adds.
 
     `tracked_grant` for many users, with the same number of queries whatever
     their count. Users who had access through a folder get no event.
     """
+    written = WrittenUsers(user.id for user in users)
     applications = await configured_applications(session, [application_id])
-    before = await access_pairs(session, [user.id for user in users], applications)
+    before = await access_pairs(session, written.ids, applications)
 
-    yield
+    yield written
 
     await session.flush()
     if not applications:
         return
-    gaining = [user for user in users if (user.id, application_id) not in before]
+    gaining = [
+        user
+        for user in users
+        if user.id in written.ids and (user.id, application_id) not in before
+    ]
     if gaining:
         event = ProvisioningEvent.USER_GAINS_ACCESS
         await emit_to_many(session, application_id, event, gaining)

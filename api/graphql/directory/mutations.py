@@ -194,8 +194,9 @@ class RevokeAccessPayload:
     application: Application | None
     revoked: bool = strawberry.field(
         description=(
-            "True when the user's direct grant was removed. False when the user "
-            "had no direct grant, so nothing changed, and when the mutation failed."
+            "True when this call removed the user's direct grant. False when the "
+            "user had no direct grant or a concurrent call removed it first, so "
+            "nothing changed, and when the mutation failed."
         )
     )
     remaining_access_through: list[Folder] = strawberry.field(
