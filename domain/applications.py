@@ -18,7 +18,11 @@ async def get_application(
 ) -> Application:
     application = await session.get(Application, application_id)
     if application is None:
-        raise NotFound(f"Application {application_id} was not found.", field=[field])
+        raise NotFound(
+            f"Application {application_id} was not found.",
+            field=[field],
+            references={application_id: "Application"},
+        )
     return application
 
 
@@ -37,6 +41,7 @@ async def create_application(session: AsyncSession, *, name: str) -> Application
             f"Application {name!r} already exists ({existing.id}); choose another "
             "name.",
             field=["name"],
+            references={existing.id: "Application"},
         )
 
     application = Application(name=name, name_key=name.lower())

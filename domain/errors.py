@@ -8,7 +8,8 @@ fault when there is one. The API layer turns them into mutation errors.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 
 
 class ErrorCode(enum.Enum):
@@ -33,7 +34,13 @@ class ErrorCode(enum.Enum):
 
 
 class DomainError(Exception):
-    """Base class for expected failures of a domain operation."""
+    """Base class for expected failures of a domain operation.
+
+    `references` maps each object id that the message names to the object's
+    type name ("User", "Folder"), so the API can show the id as a global id.
+    Logs and stored texts keep the message as written, with the raw UUID. A
+    None key, for an optional id that is unset, is dropped.
+    """
 
     code = ErrorCode.INVALID
 
@@ -43,10 +50,16 @@ class DomainError(Exception):
         *,
         field: Sequence[str] | None = None,
         code: ErrorCode | None = None,
+        references: Mapping[uuid.UUID | None, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.field = list(field) if field else None
+        self.references = {
+            object_id: type_name
+            for object_id, type_name in (references or {}).items()
+            if object_id is not None
+        }
         if code is not None:
             self.code = code
 
@@ -120,6 +133,8 @@ class DomainErrors(DomainError):
     def __init__(self, errors: Sequence[DomainError]) -> None:
         super().__init__(" ".join(error.message for error in errors))
         self.errors = list(errors)
+        for error in errors:
+            self.references.update(error.references)
         if errors:
             self.code = errors[0].code
 

@@ -43,7 +43,11 @@ async def get_folder(
 ) -> Folder:
     folder = await session.get(Folder, folder_id)
     if folder is None:
-        raise NotFound(f"Folder {folder_id} was not found.", field=[field])
+        raise NotFound(
+            f"Folder {folder_id} was not found.",
+            field=[field],
+            references={folder_id: "Folder"},
+        )
     return folder
 
 
@@ -59,6 +63,7 @@ async def create_folder(session: AsyncSession, *, name: str) -> Folder:
         raise AlreadyExists(
             f"Folder {name!r} already exists ({existing.id}); choose another name.",
             field=["name"],
+            references={existing.id: "Folder"},
         )
 
     folder = Folder(name=name, name_key=name.lower())

@@ -54,8 +54,24 @@ async def get_user(
 ) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} was not found.", field=[field])
+        raise NotFound(
+            f"User {user_id} was not found.",
+            field=[field],
+            references={user_id: "User"},
+        )
     return user
+
+
+def describe_user(user: User) -> str:
+    """Return how a message names another user: the email, then the name if
+    the user has one, and the id.
+
+    The id is the raw UUID. A message that uses this passes the user's id in
+    `references`, so the API shows it as a global id.
+    """
+    if user.display_name == user.email:
+        return f"{user.email!r} ({user.id})"
+    return f"{user.email!r} ({user.display_name}, {user.id})"
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -69,9 +85,10 @@ async def _ensure_email_free(
     existing = await find_user_by_email(session, email)
     if existing is not None and existing.id != user_id:
         raise AlreadyExists(
-            f"Email {email!r} already belongs to user {existing.id} "
-            f"({existing.display_name}); use that user or another address.",
+            f"Email {email!r} already belongs to user {describe_user(existing)}; "
+            "use that user or another address.",
             field=["email"],
+            references={existing.id: "User"},
         )
 
 

@@ -302,7 +302,7 @@ async def test_update_user_unknown_id(api: GraphQLClient) -> None:
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [
         ("NOT_FOUND", ["userId"])
     ]
-    assert missing_uuid in payload["errors"][0]["message"]
+    assert payload["errors"][0]["message"] == f"User {missing} was not found."
     assert (await api(USERS))["users"]["edges"][0]["node"]["email"] == (
         "ada@example.com"
     )

@@ -229,6 +229,6 @@ async def test_preview_needs_connection(api: GraphQLClient) -> None:
     [error] = body["errors"]
     assert error["extensions"]["code"] == "NOT_CONNECTED"
     assert error["message"] == (
-        f"Application {node_uuid(application_id)} is not connected to a SCIM "
+        f"Application {application_id} is not connected to a SCIM "
         "endpoint; save a base URL and token in the Configuration tab first."
     )

@@ -29,6 +29,7 @@ from api.graphql.audit.types import AuditEntry
 from api.graphql.automation.mutations import AutomationMutations
 from api.graphql.automation.queries import AutomationQueries
 from api.graphql.automation.types import Ticket
+from api.graphql.core.ids import RecordSentIds
 from api.graphql.core.masking import process_graphql_errors
 from api.graphql.core.permissions import MutationsNeedAdmin
 from api.graphql.core.text_input import RejectUnstorableText
@@ -134,5 +135,6 @@ schema = SmartLinkSchema(
         ValidationCache,
         MutationsNeedAdmin,
         RejectUnstorableText,
+        RecordSentIds,
     ],
 )

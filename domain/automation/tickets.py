@@ -144,7 +144,11 @@ def close(ticket: Ticket, status: TicketStatus, resolution: str) -> None:
 async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
-        raise NotFound(f"Ticket {ticket_id} was not found.", field=["ticketId"])
+        raise NotFound(
+            f"Ticket {ticket_id} was not found.",
+            field=["ticketId"],
+            references={ticket_id: "Ticket"},
+        )
     return ticket
 
 
@@ -155,6 +159,7 @@ def require_open(ticket: Ticket) -> None:
             "nothing left to do on it.",
             code=ErrorCode.TICKET_CLOSED,
             field=["ticketId"],
+            references={ticket.id: "Ticket"},
         )
 
 

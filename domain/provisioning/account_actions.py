@@ -36,7 +36,13 @@ from domain.provisioning.operations import (
 from domain.scim.dry_run import WriteWithheld
 from domain.scim.errors import ScimError, ScimNotFound
 from domain.scim.payloads import primary_or_work_email
-from domain.users import create_user, find_user_by_email, get_user, normalize_email
+from domain.users import (
+    create_user,
+    describe_user,
+    find_user_by_email,
+    get_user,
+    normalize_email,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +107,10 @@ async def create_membership_from_account(
     if owner is not None:
         raise AlreadyExists(
             f"Email {email!r} of account {account.user_name!r} already belongs to "
-            f"user {owner.display_name!r} ({owner.id}); link the account to that "
-            "user with associateMembership instead.",
+            f"user {describe_user(owner)}; link the account to that user with "
+            "associateMembership instead.",
             field=["accountId"],
+            references={owner.id: "User"},
         )
 
     try:

@@ -73,6 +73,7 @@ async def create_account(
             "grant access, or add the user to a folder holding the application.",
             field=["userId"],
             code=ErrorCode.NO_ACCESS,
+            references={application_id: "Application"},
         )
 
     existing = (await match_accounts(session, application_id, [user])).get(user.id)

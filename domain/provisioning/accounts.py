@@ -22,6 +22,7 @@ async def get_account(
         raise NotFound(
             f"Account {account_id} was not found; refresh the Accounts tab.",
             field=[field],
+            references={account_id: "ScimAccount"},
         )
     return account
 

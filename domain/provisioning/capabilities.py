@@ -91,6 +91,7 @@ async def update_capability_overrides(
             f"Application {application_id} has no SCIM connection to override; "
             "save a base URL and token in the Configuration tab first.",
             field=["applicationId"],
+            references={application_id: "Application"},
         )
 
     stored = dict(connection.capability_overrides or {})

@@ -65,6 +65,7 @@ async def require_connection(
             f"Application {application_id} is not connected to a SCIM endpoint; "
             "save a base URL and token in the Configuration tab first.",
             field=["applicationId"],
+            references={application_id: "Application"},
         )
     return connection
 

@@ -83,6 +83,7 @@ async def create_folder_from_group(
             f"Folder {taken.name!r} already exists ({taken.id}); link it to group "
             f"{group.display_name!r} with associateFolder instead.",
             field=["groupId"],
+            references={taken.id: "Folder"},
         )
     try:
         folder = await create_folder(session, name=group.display_name)

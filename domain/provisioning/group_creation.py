@@ -182,6 +182,7 @@ async def _ensure_folder_holds_application(
             f"Folder {folder.name!r} does not hold application {application_id}, "
             "so it has no group there; add the application to the folder first.",
             field=["folderId"],
+            references={application_id: "Application"},
         )
 
 

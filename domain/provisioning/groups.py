@@ -18,7 +18,9 @@ async def get_group(
     group = await session.get(ScimGroup, group_id)
     if group is None:
         raise NotFound(
-            f"Group {group_id} was not found; refresh the Groups tab.", field=[field]
+            f"Group {group_id} was not found; refresh the Groups tab.",
+            field=[field],
+            references={group_id: "ScimGroup"},
         )
     return group
 

@@ -134,6 +134,7 @@ async def sync_group_members(
             f"{application_id}; create one with createGroup, or link one with "
             "associateFolder.",
             field=["folderId"],
+            references={application_id: "Application"},
         )
     subject = Subject(
         application_id=application_id,

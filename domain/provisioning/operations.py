@@ -78,6 +78,7 @@ async def start_operation(
             f"{action} for {target} is already running; wait for it to finish and "
             "check the provisioning log.",
             code=ErrorCode.IN_PROGRESS,
+            references={subject.user_id: "User", subject.folder_id: "Folder"},
         ) from exc
     return operation
 
@@ -328,7 +329,8 @@ def dry_run_error(application_id: uuid.UUID, doing: str, *, requests: int) -> Dr
     return DryRun(
         f"Dry run is on for application {application_id}, so the {recorded} "
         f"recorded in the provisioning log and not sent to {doing}; turn dryRun "
-        "off in the Settings tab to send writes again."
+        "off in the Settings tab to send writes again.",
+        references={application_id: "Application"},
     )
 
 

@@ -130,7 +130,7 @@ async def _claim(run_id: uuid.UUID) -> RefreshRun | None:
         holder = await take_lease(session, application_id, run_id)
         if holder is not None:
             message = (
-                f"Not run: refresh {holder} of this application was still running, "
+                "Not run: another refresh of this application was still running, "
                 "and two refreshes of one application never run at once. Refresh "
                 "again once it has finished."
             )

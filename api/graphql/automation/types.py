@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from api.graphql.core.context import Info
+from api.graphql.core.ids import with_global_ids
 from api.graphql.core.nodes import load_models
 from api.graphql.directory.types import Application, Folder, User
 from domain import models
@@ -96,16 +97,25 @@ class Ticket(relay.Node):
         user: User | None,
         folder: Folder | None,
     ) -> Self:
+        # A message may quote a failure that names the ticket's objects.
+        references = {
+            ticket.id: "Ticket",
+            ticket.application_id: "Application",
+            ticket.user_id: "User",
+            ticket.folder_id: "Folder",
+        }
         return cls(
             id=str(ticket.id),
             application=application,
             event=ticket.event,
             status=ticket.status,
             action=ticket.action,
-            message=ticket.message,
+            message=with_global_ids(ticket.message, references),
             user=user,
             folder=folder,
-            resolution=ticket.resolution,
+            resolution=with_global_ids(ticket.resolution, references)
+            if ticket.resolution is not None
+            else None,
             created_at=ticket.created_at,
             updated_at=ticket.updated_at,
             closed_at=ticket.closed_at,

@@ -8,6 +8,7 @@ from typing import TypeVar
 import strawberry
 
 from api.graphql.core.context import Info
+from api.graphql.core.ids import message_for_client
 from domain.errors import DomainError, DomainErrors
 from domain.errors import ErrorCode as DomainErrorCode
 from jobs.relay import nudge as nudge_relay
@@ -31,7 +32,9 @@ class UserError:
 
     @classmethod
     def from_domain(cls, error: DomainError) -> UserError:
-        return cls(code=error.code, message=error.message, field=error.field)
+        return cls(
+            code=error.code, message=message_for_client(error), field=error.field
+        )
 
     @classmethod
     def list_from_domain(cls, error: DomainError) -> list[UserError]:

@@ -15,6 +15,7 @@ import uuid
 from graphql import GraphQLError
 from strawberry.relay.types import GlobalIDValueError
 
+from api.graphql.core.ids import message_for_client
 from domain.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,11 @@ def process_graphql_errors(
                 error.message = _SUGGESTION.sub("", error.message)
             error.message = _cut(error.message)
             _add_code(error)
+            # Logged before the ids are shown as global ids: operators look
+            # rows up by their UUID.
             logger.info("GraphQL operation %r failed: %s", operation, error.message)
+            if isinstance(error.original_error, DomainError):
+                error.message = _cut(message_for_client(error.original_error))
         else:
             _mask(error, operation)
 

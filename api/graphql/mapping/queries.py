@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 
 from api.graphql.core.context import Info
 from api.graphql.core.ids import decode_id
 from api.graphql.mapping.types import AccountPreview
 from api.graphql.provisioning.types import ScimAccount
-from domain.errors import DomainError
 from domain.mapping.preview import preview_account
 
 
@@ -24,16 +22,13 @@ class MappingQueries:
         self, info: Info, application_id: strawberry.ID, user_id: strawberry.ID
     ) -> AccountPreview:
         session = info.context.session
-        try:
-            preview = await preview_account(
-                session,
-                decode_id(application_id, "Application", "applicationId"),
-                decode_id(user_id, "User", "userId"),
-            )
-        except DomainError as error:
-            raise GraphQLError(
-                error.message, extensions={"code": error.code.value}
-            ) from None
+        # A DomainError becomes a GraphQL error with its code and the global
+        # ids the client sent (see api.graphql.core.masking).
+        preview = await preview_account(
+            session,
+            decode_id(application_id, "Application", "applicationId"),
+            decode_id(user_id, "User", "userId"),
+        )
         account = None
         if preview.account is not None:
             [account] = await ScimAccount.from_models(info, [preview.account])

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from api.graphql.automation.types import ProvisioningSettings
 from api.graphql.core.connection import Connection, page_request
 from api.graphql.core.context import Info
+from api.graphql.core.ids import with_global_ids
 from api.graphql.core.nodes import load_models
 from api.graphql.core.permissions import require_admin
 from api.graphql.directory.types import Folder, User
@@ -77,7 +78,11 @@ class ScimConnection:
             base_url=connection.base_url,
             token_configured=connection.token_ciphertext is not None,
             last_checked_at=connection.last_checked_at,
-            last_error=connection.last_error,
+            last_error=with_global_ids(
+                connection.last_error, {connection.application_id: "Application"}
+            )
+            if connection.last_error is not None
+            else None,
         )
 
 
@@ -111,7 +116,9 @@ class RefreshRun(relay.Node):
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
-            error=run.error,
+            error=with_global_ids(run.error, {run.application_id: "Application"})
+            if run.error is not None
+            else None,
         )
 
     @classmethod
@@ -446,7 +453,16 @@ class ProvisioningOperation(relay.Node):
             folder=folder,
             attempts=operation.attempts,
             target_status=operation.target_status,
-            error=operation.error,
+            error=with_global_ids(
+                operation.error,
+                {
+                    operation.application_id: "Application",
+                    operation.user_id: "User",
+                    operation.folder_id: "Folder",
+                },
+            )
+            if operation.error is not None
+            else None,
             detail=operation.detail,
             dry_run=operation.dry_run,
             request=_withheld_request(operation),
