@@ -81,10 +81,10 @@ def queue_group_sync(
 async def follow_linked_account(
     session: AsyncSession, application_id: uuid.UUID, user: User
 ) -> None:
-    """Carry an account just linked by hand into its user's folders' groups.
+    """Carry a newly linked account into the groups of its user's folders.
 
-    An account created or linked from a tab missed the groups that the user's
-    folders are linked to. Each of those groups follows the mode of
+    An account created or linked after its user joined a folder missed the
+    group linked to that folder. Each such group follows the mode of
     USER_GAINS_ACCESS: a job that brings it in line, or a ticket.
     """
     settings = await get_provisioning_settings(session, application_id)
