@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -19,7 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation.tracking import tracked_access, tracked_grants
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
-from domain.models import AccessGrant, Application, User
+from domain.models import (
+    AccessGrant,
+    Application,
+    FolderApplication,
+    FolderUser,
+    User,
+)
 from domain.rows import insert_new_rows
 from domain.users import users_by_ids
 
@@ -51,6 +57,8 @@ class BulkAccessChange:
     users: list[User]
     changed_count: int
     unchanged_count: int
+    #: After a revoke, the users, in input order, who keep access through a folder.
+    users_with_folder_access: list[User] = field(default_factory=list)
 
 
 def check_user_count(count: int) -> None:
@@ -122,12 +130,34 @@ async def revoke_access_from_users(
             )
             removed = set(result.scalars())
             written.keep(removed)
+    through_folders = await _users_with_folder_access(session, application.id, users)
     return BulkAccessChange(
         application=application,
         users=users,
         changed_count=len(removed),
         unchanged_count=len(users) - len(removed),
+        users_with_folder_access=[u for u in users if u.id in through_folders],
     )
+
+
+async def _users_with_folder_access(
+    session: AsyncSession, application_id: uuid.UUID, users: Sequence[User]
+) -> set[uuid.UUID]:
+    """Return the ids of `users` whom a folder gives access to the application."""
+    if not users:
+        return set()
+    statement = (
+        select(FolderUser.user_id)
+        .join(
+            FolderApplication,
+            col(FolderApplication.folder_id) == col(FolderUser.folder_id),
+        )
+        .where(
+            FolderApplication.application_id == application_id,
+            col(FolderUser.user_id).in_([user.id for user in users]),
+        )
+    )
+    return set((await session.exec(statement)).all())
 
 
 async def _load_all(
@@ -147,7 +177,8 @@ async def _load_all(
         if application is None:
             errors.append(
                 NotFound(
-                    f"Application {application_id} was not found.",
+                    f"Application {application_id} was not found; check the id against "
+                    "the `applications` query.",
                     field=["applicationId"],
                 )
             )

@@ -19,7 +19,8 @@ async def get_application(
     application = await session.get(Application, application_id)
     if application is None:
         raise NotFound(
-            f"Application {application_id} was not found.",
+            f"Application {application_id} was not found; check the id against the "
+            "`applications` query.",
             field=[field],
             references={application_id: "Application"},
         )

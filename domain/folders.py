@@ -44,7 +44,8 @@ async def get_folder(
     folder = await session.get(Folder, folder_id)
     if folder is None:
         raise NotFound(
-            f"Folder {folder_id} was not found.",
+            f"Folder {folder_id} was not found; check the id against the "
+            "`folders` query.",
             field=[field],
             references={folder_id: "Folder"},
         )

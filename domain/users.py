@@ -55,7 +55,7 @@ async def get_user(
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound(
-            f"User {user_id} was not found.",
+            f"User {user_id} was not found; check the id against the `users` query.",
             field=[field],
             references={user_id: "User"},
         )
@@ -72,6 +72,14 @@ def describe_user(user: User) -> str:
     if user.display_name == user.email:
         return f"{user.email!r} ({user.id})"
     return f"{user.email!r} ({user.display_name}, {user.id})"
+
+
+def user_label(user: User) -> str:
+    """Return how a ticket names a user: name and email, or the email alone
+    when the user has no name."""
+    if user.display_name == user.email:
+        return user.email
+    return f"{user.display_name} ({user.email})"
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:

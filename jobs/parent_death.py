@@ -48,9 +48,9 @@ class ExitWithLeader(Middleware):
     The leader passes SIGTERM on to its worker processes when it is asked to
     stop. A leader killed with SIGKILL passes nothing on, and its workers would
     go on taking jobs with no process left to stop them or to read their logs.
-    They die as if their whole process group had been killed, and the Redis
-    broker hands their unacknowledged messages to another worker once their
-    heartbeat expires. SIGTERM would let them finish their jobs, but in a test
+    They die as if their whole process group had been killed, and the outbox
+    re-publishes the events of their jobs once those jobs' claims expire.
+    SIGTERM would let them finish their jobs, but in a test
     where Redis died with the leader, a worker took more than 10 s to stop so.
     """
 

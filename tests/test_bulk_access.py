@@ -50,6 +50,7 @@ mutation($applicationId: ID!, $userIds: [ID!]!) {
     users { id email }
     revokedCount
     notGrantedCount
+    usersWithFolderAccess { id }
     errors { code message field }
   }
 }
@@ -252,7 +253,8 @@ async def test_grant_unknown_application(api: GraphQLClient) -> None:
     ]
     assert payload["errors"][0] == {
         "code": "NOT_FOUND",
-        "message": f"Application {missing} was not found.",
+        "message": f"Application {missing} was not found; check the id against the "
+        "`applications` query.",
         "field": ["applicationId"],
     }
     async with session_scope() as session:
@@ -478,6 +480,7 @@ async def test_automatic_revoke_emits_losses(
 
     assert payload["revokedCount"] == 2
     assert payload["notGrantedCount"] == 1
+    assert payload["usersWithFolderAccess"] == [{"id": member}]
     # The member keeps access through the folder, so only the outsider loses it.
     [loss] = (await _events())[before:]
     assert str(loss.user_id) == node_uuid(outsider)

@@ -302,7 +302,10 @@ async def test_update_user_unknown_id(api: GraphQLClient) -> None:
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [
         ("NOT_FOUND", ["userId"])
     ]
-    assert payload["errors"][0]["message"] == f"User {missing} was not found."
+    assert (
+        payload["errors"][0]["message"]
+        == f"User {missing} was not found; check the id against the `users` query."
+    )
     assert (await api(USERS))["users"]["edges"][0]["node"]["email"] == (
         "ada@example.com"
     )

@@ -191,7 +191,10 @@ async def test_not_found_keeps_odd_spelling(api: GraphQLClient) -> None:
     error = await only_error(api, DEACTIVATE_USER, userId=spaced)
 
     assert error["code"] == "NOT_FOUND"
-    assert error["message"] == f"User {spaced!r} was not found."
+    assert (
+        error["message"]
+        == f"User {spaced!r} was not found; check the id against the `users` query."
+    )
 
 
 async def test_email_conflict_names_owner(api: GraphQLClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.fixtures import (
+    account_ids,
     add_application_to_folder,
     add_user_to_folder,
     connect,
@@ -12,6 +13,7 @@ from tests.support.fixtures import (
     create_folder,
     create_user,
     outbox_settled,
+    refresh,
     update_settings,
     wait_until,
 )
@@ -119,3 +121,75 @@ async def test_notification_asks_to_sync(
         "Group members in line: 1 added, 0 removed."
     )
     assert _member_names(scim_target, group_id) == ["ada@example.org"]
+
+
+ASSOCIATE = """
+mutation($accountId: ID!, $userId: ID!) {
+  associateMembership(input: {accountId: $accountId, userId: $userId}) {
+    errors { code message }
+  }
+}
+"""
+
+
+async def _member_without_account(
+    api: GraphQLClient, target: ScimTenant, mode: str
+) -> tuple[str, str, str, str]:
+    """Link a group to folder Sales while its member bob has no linked account,
+    then give bob an unlinked account in the target and set both modes."""
+    application_id, folder_id, group_id = await _group_with_folder(
+        api, target, "MANUAL"
+    )
+    bob = await create_user(api, "bob@example.org")
+    await add_user_to_folder(api, folder_id, bob)
+    target.create_user("bob@example.org")
+    await refresh(api, application_id)
+    await update_settings(
+        api, application_id, userGainsAccess=mode, userLosesAccess=mode
+    )
+    account_id = (await account_ids(api, application_id))["bob@example.org"]
+    return application_id, group_id, bob, account_id
+
+
+async def test_associated_account_joins_group(
+    api: GraphQLClient, scim_target: ScimTenant, automation: None
+) -> None:
+    _, group_id, bob, account_id = await _member_without_account(
+        api, scim_target, "AUTOMATIC"
+    )
+    assert _member_names(scim_target, group_id) == []
+
+    data = await api(ASSOCIATE, accountId=account_id, userId=bob)
+
+    assert data["associateMembership"]["errors"] == []
+    await wait_until(outbox_settled, what="group sync")
+    assert _member_names(scim_target, group_id) == ["bob@example.org"]
+
+
+async def test_associated_account_asks_to_sync(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    _, group_id, bob, account_id = await _member_without_account(
+        api, scim_target, "NOTIFICATION"
+    )
+
+    await api(ASSOCIATE, accountId=account_id, userId=bob)
+
+    tickets = [edge["node"] for edge in (await api(OPEN_TICKETS))["tickets"]["edges"]]
+    assert [ticket["action"] for ticket in tickets] == ["SYNC_GROUP_MEMBERS"]
+    assert tickets[0]["folder"] == {"name": "Sales"}
+    assert _member_names(scim_target, group_id) == []
+
+
+async def test_associated_account_manual_waits(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    _, group_id, bob, account_id = await _member_without_account(
+        api, scim_target, "MANUAL"
+    )
+
+    await api(ASSOCIATE, accountId=account_id, userId=bob)
+
+    assert (await api(OPEN_TICKETS))["tickets"]["edges"] == []
+    assert await outbox_settled()
+    assert _member_names(scim_target, group_id) == []

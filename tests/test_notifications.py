@@ -92,9 +92,22 @@ async def test_gaining_access_opens_ticket(
     assert ticket["action"] == "CREATE_ACCOUNT"
     assert ticket["user"] == {"email": "ada@example.org"}
     assert ticket["application"] == {"name": "Acme CRM"}
-    assert "ada@example.org" in ticket["message"]
+    assert ticket["message"].startswith("Ada (ada@example.org) ")
     assert "create their account" in ticket["message"]
     assert scim_target.users() == []
+
+
+async def test_ticket_names_user_without_name(
+    api: GraphQLClient, scim_target: ScimTenant, job_worker: None
+) -> None:
+    application_id = await _notified_application(api, scim_target, job_worker)
+    user_id = await create_user(api, "bo@example.org")
+
+    await grant_access(api, user_id, application_id)
+
+    [ticket] = await _tickets(api, status="OPEN")
+    assert ticket["message"].startswith("bo@example.org ")
+    assert "(bo@example.org)" not in ticket["message"]
 
 
 async def test_second_change_updates_open_ticket(

@@ -108,6 +108,23 @@ async def test_new_application_gets_default(
     assert after["settings"]["refreshInterval"] == 60
 
 
+async def test_interval_turned_off_on_first_save(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "default_refresh_interval", 60)
+    application_id = await create_application(api)
+
+    data = await api(
+        UPDATE_SETTINGS,
+        input={"applicationId": application_id, "refreshInterval": None},
+    )
+    saved = await _schedule(api, application_id)
+
+    assert data["updateProvisioningSettings"]["errors"] == []
+    assert saved["settings"]["refreshInterval"] is None
+    assert saved["nextRefreshAt"] is None
+
+
 @pytest.mark.parametrize("minutes", [0, -5, 43_201])
 async def test_interval_out_of_range_rejected(api: GraphQLClient, minutes: int) -> None:
     application_id = await create_application(api)

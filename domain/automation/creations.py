@@ -302,7 +302,7 @@ async def _save_successes(
     await queue_syncs_for_new_accounts(session, application_id, linked_users)
     await session.commit()
     logger.info(
-        "Created %d accounts in application %s.", len(linked_users), application_id
+        "Accounts created in application %s: %d.", application_id, len(linked_users)
     )
 
 

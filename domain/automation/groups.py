@@ -22,6 +22,7 @@ from domain.models import (
     TicketAction,
     User,
 )
+from domain.users import user_label
 
 
 async def linked_applications(
@@ -77,21 +78,54 @@ def queue_group_sync(
     )
 
 
-async def queue_syncs_for_new_account(
-    session: AsyncSession, application_id: uuid.UUID, user_id: uuid.UUID
+async def follow_linked_account(
+    session: AsyncSession, application_id: uuid.UUID, user: User
 ) -> None:
-    """Queue a sync of every linked group whose folder contains the user.
+    """Carry a newly linked account into the groups of its user's folders.
 
-    A user whose account did not exist when they joined a folder was left out
-    of its group; their new account joins it now.
+    An account created or linked after its user joined a folder missed the
+    group linked to that folder. Each such group follows the mode of
+    USER_GAINS_ACCESS: a job that brings it in line, or a ticket.
     """
-    await queue_syncs_for_new_accounts(session, application_id, [user_id])
+    settings = await get_provisioning_settings(session, application_id)
+    mode = settings.mode_for(ProvisioningEvent.USER_GAINS_ACCESS)
+    if mode is ProvisioningMode.MANUAL:
+        return
+    statement = (
+        select(Folder)
+        .join(ScimGroup, col(ScimGroup.folder_id) == col(Folder.id))
+        .join(FolderUser, col(FolderUser.folder_id) == col(Folder.id))
+        .where(
+            ScimGroup.application_id == application_id, FolderUser.user_id == user.id
+        )
+    )
+    for folder in await session.exec(statement):
+        if mode is ProvisioningMode.AUTOMATIC:
+            queue_group_sync(
+                session,
+                application_id,
+                folder.id,
+                user.id,
+                ProvisioningEvent.USER_GAINS_ACCESS,
+            )
+        else:
+            await _notify(
+                session,
+                application_id,
+                folder,
+                user,
+                ProvisioningEvent.USER_GAINS_ACCESS,
+            )
 
 
 async def queue_syncs_for_new_accounts(
     session: AsyncSession, application_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
 ) -> None:
-    """Queue the syncs of `queue_syncs_for_new_account` for many users at once."""
+    """Queue a sync of every linked group whose folder contains one of the users.
+
+    A user whose account did not exist when they joined a folder was left out
+    of its group; their new account joins it now.
+    """
     if not user_ids:
         return
     statement = (
@@ -128,7 +162,7 @@ async def _notify(
         event=event,
         action=TicketAction.SYNC_GROUP_MEMBERS,
         message=(
-            f"{user.display_name} ({user.email}) {change} folder {folder.name!r}. "
+            f"{user_label(user)} {change} folder {folder.name!r}. "
             "Resolve this ticket to bring the members of its linked group in line "
             "with the folder, or dismiss it to leave the group as it is."
         ),

@@ -93,10 +93,10 @@ async def hold(
     await session.flush()
     held = await count_held(session, event.application_id)
     message = (
-        f"{held} automatic account removals are waiting: more than "
-        f"{settings.mass_deprovision_threshold} happened within "
-        f"{settings.mass_deprovision_window_minutes} minutes. Resolve this ticket to "
-        "carry them out, or dismiss it to cancel them."
+        f"{held} automatic account removals are waiting, because the limit of "
+        f"{settings.mass_deprovision_threshold} removals within "
+        f"{settings.mass_deprovision_window_minutes} minutes was reached. Resolve "
+        "this ticket to carry them out, or dismiss it to cancel them."
     )
     await tickets.upsert_ticket(
         session,

@@ -14,12 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation import guard, outbox, tickets
 from domain.automation.actions import perform
-from domain.automation.groups import queue_syncs_for_new_account
 from domain.automation.state import load_state, settling_action
 from domain.db import session_scope
 from domain.errors import DomainError, ErrorCode, NotFound, TargetError
 from domain.models import EventStatus, OutboxEvent, TicketAction, User
 from domain.provisioning.membership import sync_group_members
+from domain.users import user_label
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +139,8 @@ async def _settle(session: AsyncSession, event: OutboxEvent) -> Result:
     except DomainError as error:
         return await fail_or_retry(session, event, user, action, error)
 
-    if action is TicketAction.CREATE_ACCOUNT:
-        await queue_syncs_for_new_account(session, event.application_id, user.id)
+    # A created account joins its user's folders' groups through
+    # `create_checked_account`, which queues their syncs.
     outbox.finish(event, EventStatus.DONE, note)
     logger.info("Event %s settled: %s", event.id, note)
     return Result(Outcome.DONE, note)
@@ -216,7 +216,7 @@ async def fail_or_retry(
         action=action,
         folder_id=event.folder_id,
         message=(
-            f"Automatic provisioning for {user.display_name} ({user.email}) failed "
+            f"Automatic provisioning for {user_label(user)} failed "
             f"after {event.attempts} attempt(s): {error.message} Resolve this ticket "
             "to try again, or dismiss it."
         ),

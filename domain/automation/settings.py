@@ -84,6 +84,9 @@ async def update_provisioning_settings(
     if settings is None:
         settings = ProvisioningSettings(application_id=application_id)
         session.add(settings)
+        # Inserted now with its defaults, because the INSERT would leave out a
+        # None interval and apply the column's default again.
+        await session.flush()
     changes = {
         "user_gains_access": user_gains_access,
         "user_loses_access": user_loses_access,

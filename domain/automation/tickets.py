@@ -19,6 +19,7 @@ from domain.models import (
 )
 from domain.models.columns import utcnow
 from domain.pagination import Page, PageRequest, fetch_page
+from domain.users import user_label
 
 UNDONE = "The change was undone before anyone acted on it."
 
@@ -97,7 +98,7 @@ def change_message(
             "SmartLink's values"
         )
     return (
-        f"{user.display_name} ({user.email}) {change}. Resolve this "
+        f"{user_label(user)} {change}. Resolve this "
         f"ticket to {ACTION_PHRASES[action]}, or dismiss it to leave the account as "
         "it is."
     )
@@ -145,7 +146,8 @@ async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         raise NotFound(
-            f"Ticket {ticket_id} was not found.",
+            f"Ticket {ticket_id} was not found; check the id against the "
+            "`tickets` query.",
             field=["ticketId"],
             references={ticket_id: "Ticket"},
         )

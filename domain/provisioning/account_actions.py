@@ -11,6 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import grant_access
+from domain.automation.groups import follow_linked_account
 from domain.automation.settings import dry_run_enabled
 from domain.errors import (
     AlreadyExists,
@@ -174,6 +175,7 @@ async def associate_membership(
         )
 
     await _link(session, account, user, trigger)
+    await follow_linked_account(session, account.application_id, user)
     logger.info("Linked account %s to user %s.", account.id, user.id)
     return Membership(user, account)
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access import has_access
+from domain.automation.groups import follow_linked_account
 from domain.automation.settings import dry_run_enabled
 from domain.config import get_settings
 from domain.errors import DomainError, ErrorCode
@@ -134,6 +135,7 @@ async def create_checked_account(
 
     account.user_id = user.id
     succeed(operation, scim_id=account.scim_id, status=status)
+    await follow_linked_account(session, application_id, user)
     await session.commit()
     logger.info("Created account %r for user %s.", account.scim_id, user.id)
     return account
@@ -152,6 +154,7 @@ async def _link_existing(
         scim_id=account.scim_id,
     )
     record_local_change(session, subject, LINK_ACCOUNT)
+    await follow_linked_account(session, account.application_id, user)
     await session.commit()
     return account
 

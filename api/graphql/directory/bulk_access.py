@@ -67,6 +67,10 @@ class RevokeAccessFromUsersPayload:
     not_granted_count: int = strawberry.field(
         description="Users who had no direct grant."
     )
+    users_with_folder_access: list[User] = strawberry.field(
+        description="The users, in input order, who keep access through a folder; "
+        "revokeAccess names those folders in remainingAccessThrough."
+    )
     errors: list[UserError]
 
 
@@ -120,6 +124,7 @@ class BulkAccessMutations:
                 users=None,
                 revoked_count=0,
                 not_granted_count=0,
+                users_with_folder_access=[],
                 errors=errors,
             )
         return RevokeAccessFromUsersPayload(
@@ -127,6 +132,9 @@ class BulkAccessMutations:
             users=[User.from_model(user) for user in change.users],
             revoked_count=change.changed_count,
             not_granted_count=change.unchanged_count,
+            users_with_folder_access=[
+                User.from_model(user) for user in change.users_with_folder_access
+            ],
             errors=[],
         )
 
