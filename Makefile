@@ -27,6 +27,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check api domain jobs tests bench
 	$(VENV)/bin/ruff format --check api domain jobs tests bench
+	$(VENV)/bin/mypy
 
 schema: setup
 	$(VENV)/bin/smartlink export-schema > schema.graphql

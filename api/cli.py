@@ -7,7 +7,9 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Coroutine
 from datetime import datetime
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +20,8 @@ from domain.db import dispose_engines, session_scope
 from domain.errors import DomainError
 from domain.migrate import upgrade_database
 from domain.models import TokenRole
+
+T = TypeVar("T")
 
 
 def _configure_logging() -> None:
@@ -98,8 +102,8 @@ def export_schema() -> None:
     click.echo(schema.as_str())
 
 
-def _run(coroutine):  # type: ignore[no-untyped-def]
-    async def with_cleanup():  # type: ignore[no-untyped-def]
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    async def with_cleanup() -> T:
         try:
             return await coroutine
         finally:

@@ -46,7 +46,7 @@ async def insert_rows(
 ) -> None:
     """INSERT `rows`, each built by `new_row`, in as few statements as possible."""
     if rows:
-        await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+        await session.exec(insert(model), params=rows)
 
 
 async def update_rows(
@@ -57,4 +57,4 @@ async def update_rows(
     Rows that set the same columns share one executemany statement.
     """
     if rows:
-        await session.exec(update(model), params=rows)  # type: ignore[call-overload]
+        await session.exec(update(model), params=rows)

@@ -66,7 +66,8 @@ def _split(
 ) -> tuple[list[OutboxEvent], list[OutboxEvent]]:
     """Split the events into account creations to run side by side, and the rest."""
     per_subject = Counter((event.application_id, event.user_id) for event in events)
-    fast, slow = [], []
+    fast: list[OutboxEvent] = []
+    slow: list[OutboxEvent] = []
     for event in events:
         alone = per_subject[(event.application_id, event.user_id)] == 1
         creation = (

@@ -339,7 +339,8 @@ def _link(
         columns["scim_id"],
         new_row(ScimAccount, application_id=application_id, user_id=user_id, **columns),
     )
-    return row["user_id"]
+    linked_user_id: uuid.UUID = row["user_id"]
+    return linked_user_id
 
 
 async def _settle_failure(creation: _Creation) -> Outcome:

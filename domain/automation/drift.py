@@ -147,6 +147,7 @@ async def _close_settled_tickets(
     """
     keys = {tickets.change_key(application_id, s.user.id): s for s in states}
     for ticket in await tickets.open_tickets(session, list(keys)):
+        assert ticket.open_key is not None  # open_tickets selects by it
         state = keys[ticket.open_key]
         if ticket.event is ProvisioningEvent.USER_UPDATED and (
             settling_action(ticket.event, state) is None

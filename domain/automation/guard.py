@@ -40,7 +40,7 @@ async def should_hold(
         col(ProvisioningSettings.guard_window_started_at)
         < now - timedelta(minutes=settings.mass_deprovision_window_minutes)
     )
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(ProvisioningSettings)
         .where(col(ProvisioningSettings.application_id) == event.application_id)
         .where(

@@ -56,7 +56,7 @@ class Result:
 
 def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
     """Exponential backoff with jitter, never shorter than the target asked for."""
-    backoff = min(BASE_DELAY * 2 ** (attempts - 1), MAX_DELAY)
+    backoff: timedelta = min(BASE_DELAY * 2 ** (attempts - 1), MAX_DELAY)
     jittered = backoff * random.uniform(0.5, 1.0)
     if retry_after is not None:
         asked = min(timedelta(seconds=retry_after), MAX_RETRY_AFTER)

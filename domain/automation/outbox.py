@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,14 +49,14 @@ UNFINISHED = (
 )
 
 
-def _claim_expired(now: datetime):  # type: ignore[no-untyped-def]
+def _claim_expired(now: datetime) -> ColumnElement[bool]:
     return and_(
         col(OutboxEvent.status) == EventStatus.RUNNING,
         col(OutboxEvent.claimed_at) < now - CLAIM_EXPIRES,
     )
 
 
-def _publishable(now: datetime):  # type: ignore[no-untyped-def]
+def _publishable(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(
             col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]),
@@ -83,7 +83,9 @@ async def reserve_due_events(
     """
     now = utcnow()
     statement = (
-        select(OutboxEvent.id, OutboxEvent.status, OutboxEvent.enqueued_at)
+        select(
+            col(OutboxEvent.id), col(OutboxEvent.status), col(OutboxEvent.enqueued_at)
+        )
         .where(_publishable(now))
         .order_by(col(OutboxEvent.sequence))
         .limit(limit)
@@ -102,7 +104,7 @@ async def reserve_due_events(
         event_ids.append(event_id)
 
     for delay, ids in by_delay.items():
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(OutboxEvent)
             .where(col(OutboxEvent.id).in_(ids))
             .where(_publishable(now))
@@ -135,7 +137,7 @@ async def _take_over(
             "next_attempt_at": now + REPUBLISH_AFTER,
             "claimed_at": None,
         }
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(OutboxEvent)
         .where(col(OutboxEvent.id) == event_id)
         .where(_claim_expired(now))
@@ -166,7 +168,7 @@ async def release_unsent(session: AsyncSession, event_ids: list[uuid.UUID]) -> N
     """Put back to PENDING the reserved events whose job could not be sent."""
     if not event_ids:
         return
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(OutboxEvent)
         .where(col(OutboxEvent.id).in_(event_ids))
         .where(col(OutboxEvent.status) == EventStatus.ENQUEUED)
@@ -178,7 +180,7 @@ async def release_unsent(session: AsyncSession, event_ids: list[uuid.UUID]) -> N
 async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | None:
     """Take the event for this worker; None when it is finished or taken."""
     now = utcnow()
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(OutboxEvent)
         .where(col(OutboxEvent.id) == event_id)
         .where(col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]))
@@ -206,12 +208,12 @@ async def claim_many(
     `claim` does for one event.
     """
     now = utcnow()
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(OutboxEvent)
         .where(col(OutboxEvent.id).in_(event_ids))
         .where(col(OutboxEvent.status).in_([EventStatus.PENDING, EventStatus.ENQUEUED]))
         .values(status=EventStatus.RUNNING, claimed_at=now)
-        .returning(OutboxEvent.id)
+        .returning(col(OutboxEvent.id))
         .execution_options(synchronize_session=False)
     )
     claimed = [row[0] for row in result]

@@ -22,7 +22,7 @@ def account_matches_user_clause(application_id: uuid.UUID) -> ColumnElement[bool
     """SQL condition on `User`: some account of the application matches the user."""
     unlinked = col(ScimAccount.user_id).is_(None)
     return exists().where(
-        ScimAccount.application_id == application_id,
+        col(ScimAccount.application_id) == application_id,
         or_(
             col(ScimAccount.user_id) == col(User.id),
             and_(
@@ -46,7 +46,7 @@ async def match_accounts(
     ids = [user.id for user in users]
     emails = [user.email_key for user in users]
     statement = select(ScimAccount).where(
-        ScimAccount.application_id == application_id,
+        col(ScimAccount.application_id) == application_id,
         or_(
             col(ScimAccount.user_id).in_(ids),
             and_(

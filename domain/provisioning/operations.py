@@ -131,7 +131,7 @@ async def delete_operations(
 ) -> None:
     """Delete operations that started but sent nothing, releasing their locks."""
     if operation_ids:
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             delete(ProvisioningOperation).where(
                 col(ProvisioningOperation.id).in_(operation_ids)
             )
@@ -159,7 +159,7 @@ async def _expire_abandoned_lock(session: AsyncSession, lock_key: str) -> None:
     A process killed mid-operation leaves its lock set; without this, the
     same action on the same object would be refused forever.
     """
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(ProvisioningOperation)
         .where(col(ProvisioningOperation.lock_key) == lock_key)
         .where(col(ProvisioningOperation.started_at) < utcnow() - LOCK_EXPIRES)
@@ -205,7 +205,7 @@ async def abandon_running_operations(
         statement = statement.where(col(ProvisioningOperation.folder_id) == folder_id)
     else:
         statement = statement.where(col(ProvisioningOperation.user_id) == user_id)
-    result = await session.exec(statement)  # type: ignore[call-overload]
+    result = await session.exec(statement)
     return int(result.rowcount)
 
 

@@ -119,7 +119,7 @@ async def _claim(run_id: uuid.UUID) -> RefreshRun | None:
             return None
         application_id = queued.application_id
         await lock_connection(session, application_id)
-        claimed = await session.exec(  # type: ignore[call-overload]
+        claimed = await session.exec(
             update(RefreshRun)
             .where(col(RefreshRun.id) == run_id)
             .where(col(RefreshRun.status) == RefreshStatus.QUEUED)
@@ -291,14 +291,19 @@ async def _progress(run: RefreshRun, **values: int | None) -> None:
     async with session_scope() as session:
         # Write the schedule row before the run's row, as `_end` does.
         await renew_lease(session, run.application_id, run.id)
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(RefreshRun).where(col(RefreshRun.id) == run.id).values(**values)
         )
 
 
-async def _finish(run: RefreshRun, status: RefreshStatus, **values: object) -> None:
+async def _finish(
+    run: RefreshRun,
+    status: RefreshStatus,
+    error: str | None = None,
+    **values: object,
+) -> None:
     async with session_scope() as session:
-        await _end(session, run.application_id, run.id, status, **values)
+        await _end(session, run.application_id, run.id, status, error, **values)
 
 
 async def _end(
@@ -318,7 +323,7 @@ async def _end(
     finished_at = utcnow()
     await end_refresh(session, application_id, run_id, status, finished_at)
     await session.flush()
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(RefreshRun)
         .where(col(RefreshRun.id) == run_id)
         .values(status=status, finished_at=finished_at, error=error, **values)

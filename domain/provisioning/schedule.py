@@ -113,7 +113,7 @@ async def take_lease(
     now = now or utcnow()
     schedule = await get_schedule(session, application_id)
     await session.flush()
-    claimed = await session.exec(  # type: ignore[call-overload]
+    claimed = await session.exec(
         update(RefreshSchedule)
         .where(col(RefreshSchedule.application_id) == application_id)
         .where(
@@ -136,7 +136,7 @@ async def renew_lease(
     session: AsyncSession, application_id: uuid.UUID, run_id: uuid.UUID
 ) -> bool:
     """Extend the lease of `run_id`, or return False when the run lost it."""
-    renewed = await session.exec(  # type: ignore[call-overload]
+    renewed = await session.exec(
         update(RefreshSchedule)
         .where(col(RefreshSchedule.application_id) == application_id)
         .where(col(RefreshSchedule.lease_run_id) == run_id)

@@ -653,9 +653,9 @@ class Provisioning:
         checked = connection_schema(connection)
         return ScimSchema(
             # A target may publish no ServiceProviderConfig at all.
-            service_provider_config=connection.service_provider_config or {},
-            resource_types=connection.resource_types or [],
-            schemas=connection.schemas or [],
+            service_provider_config=JSON(connection.service_provider_config or {}),
+            resource_types=JSON(connection.resource_types or []),
+            schemas=JSON(connection.schemas or []),
             user_attributes=[
                 ScimAttribute.from_domain(a)
                 for a in checked.listed_attributes(MappingKind.USER)

@@ -97,10 +97,14 @@ class AccountMutations:
         self, info: Info, input: CreateAccountInput
     ) -> CreateAccountPayload:
         async def action() -> models.ScimAccount:
+            application_id = decode_id(
+                input.application_id, "Application", "applicationId"
+            )
+            user_id = decode_id(input.user_id, "User", "userId")
             account = await create_account(
                 info.context.session,
-                decode_id(input.application_id, "Application", "applicationId"),
-                decode_id(input.user_id, "User", "userId"),
+                application_id,
+                user_id,
                 trigger=info.context.trigger,
             )
             record_audit(
@@ -110,11 +114,11 @@ class AccountMutations:
                 application_id=account.application_id,
                 objects={
                     "Application": account.application_id,
-                    "User": account.user_id,
+                    "User": user_id,
                     "ScimAccount": account.id,
                 },
                 changes={
-                    "user": {"old": None, "new": account.user_id},
+                    "user": {"old": None, "new": user_id},
                     "scimId": {"old": None, "new": account.scim_id},
                 },
             )
