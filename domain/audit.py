@@ -51,12 +51,9 @@ def record_audit(
         changes=_jsonable(dict(changes or {})),
     )
     session.add(entry)
-    logger.info(
-        "Audit: %s by token %r on application %s.",
-        action,
-        token_name,
-        application_id,
-    )
+    by = f"token {token_name!r}" if token_name else "the command line"
+    where = f" on application {application_id}" if application_id else ""
+    logger.info("Audit: %s by %s%s.", action, by, where)
     return entry
 
 

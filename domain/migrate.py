@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 from domain.config import get_settings
 
@@ -28,5 +31,20 @@ def upgrade_database(url: str | None = None) -> None:
     """
     url = url or get_settings().resolved_database_url
     if url.startswith("sqlite"):
-        get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+        _create_private_file(make_url(url).database)
     command.upgrade(alembic_config(url), "head")
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only.
+
+    The file contains users' emails, token digests and sealed SCIM tokens.
+    SQLite gives its -wal and -shm files the database file's permissions.
+    An existing file keeps its own.
+    """
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import uuid
 from pathlib import Path
 
@@ -93,3 +94,27 @@ def test_dry_run_operations_become_withheld(tmp_path: Path) -> None:
         ("CREATE_GROUP", "FAILED"),
         ("DELETE_ACCOUNT", "SUCCEEDED"),
     ]
+
+
+def test_new_sqlite_file_private(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "private.db"
+
+    upgrade_database(f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as database:
+        database.execute("PRAGMA journal_mode=WAL")
+        database.execute("CREATE TABLE probe (id INTEGER)")
+        wal_mode = stat.S_IMODE((tmp_path / "data" / "private.db-wal").stat().st_mode)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert wal_mode == 0o600
+
+
+def test_existing_sqlite_file_keeps_mode(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+
+    upgrade_database(f"sqlite+aiosqlite:///{path}")
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

@@ -47,7 +47,9 @@ def process_graphql_errors(
             _add_code(error)
             # Logged before the ids are shown as global ids: operators look
             # rows up by their UUID.
-            logger.info("GraphQL operation %r failed: %s", operation, error.message)
+            logger.info(
+                "GraphQL operation %s failed: %s", _name(operation), error.message
+            )
             if isinstance(error.original_error, DomainError):
                 error.message = _cut(message_for_client(error.original_error))
         else:
@@ -75,13 +77,18 @@ def _add_code(error: GraphQLError) -> None:
         error.extensions = {"code": error.original_error.code.value}
 
 
+def _name(operation: str | None) -> str:
+    """Name an operation for the log; clients may leave operations unnamed."""
+    return repr(operation) if operation else "(unnamed)"
+
+
 def _mask(error: GraphQLError, operation: str | None) -> None:
     error_id = uuid.uuid4().hex
     original = error.original_error
     logger.error(
-        "Unexpected error %s in GraphQL operation %r at %s.",
+        "Unexpected error %s in GraphQL operation %s at %s.",
         error_id,
-        operation,
+        _name(operation),
         ".".join(str(key) for key in error.path or ()) or "the root",
         exc_info=(type(original), original, original.__traceback__)
         if original is not None
