@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.automation.state import load_state, update_changes
 from domain.mapping.bodies import create_user_body
+from domain.mapping.entries import MappingKind
 from domain.mapping.store import connection_schema
 from domain.mapping.validate import MappingProblem, mapping_problems
 from domain.models import ScimAccount
@@ -84,7 +85,8 @@ async def preview_account(
 
     account = state.account
     if account is None:
-        body = create_user_body(state.mapping, user, schema)
+        user_type = checked.resource_type(MappingKind.USER)
+        body = create_user_body(state.mapping, user, schema, user_type)
         return preview(PreviewAction.CREATE, RequestPreview("POST", "/Users", body))
 
     changes = update_changes(state)

@@ -4,16 +4,21 @@ A target that published no /Schemas is checked against the RFC 7643 core
 schemas and the enterprise User extension, and a notice informs the admin.
 A target that published some schemas but not its core User or Group schema
 gets the RFC's definition of that one only.
+
+The target's ResourceTypes list the extension schemas that users and groups
+take, and which of them are required. Without a usable ResourceType for a
+kind, the extensions are guessed from their URN, and the notice states this.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from domain.mapping.entries import MappingKind
 from domain.scim.payloads import GROUP_SCHEMA, USER_SCHEMA, get_key
 from domain.scim.reference_schemas import reference_documents
+from domain.scim.resource_types import ResourceType, ResourceTypes
 from domain.scim.target_schema import AttributeDefinition, TargetSchema
 
 #: Attributes of every resource (RFC 7643 3.1) that schemas rarely list.
@@ -60,17 +65,29 @@ class MappingSchema:
     schema: TargetSchema
     #: Schema documents in order, for listing attributes.
     documents: tuple[dict[str, Any], ...]
-    #: Set when some schemas are RFC 7643's because the target lacks them.
+    #: Set when some schemas are RFC 7643's because the target lacks them, or
+    #: when its ResourceTypes do not list the extensions users and groups take.
     notice: str | None
+    resource_types: ResourceTypes = field(default_factory=ResourceTypes)
+    #: Whether `documents` are all RFC 7643's, because the target published none.
+    reference_only: bool = False
 
     @classmethod
-    def from_target(cls, published: list[Any] | None) -> MappingSchema:
+    def from_target(
+        cls, published: list[Any] | None, resource_types: Any = None
+    ) -> MappingSchema:
+        """Read the target's /Schemas resources and its /ResourceTypes.
+
+        `resource_types` may be the list response or its Resources.
+        """
+        types = ResourceTypes.from_documents(resource_types)
         documents = [d for d in published or [] if isinstance(d, dict)]
         urns = {str(get_key(d, "id")).lower() for d in documents}
         reference = reference_documents()
         if not documents:
             schema = TargetSchema.from_documents(list(reference))
-            return cls(schema, reference, NO_SCHEMAS_NOTICE)
+            checked = cls(schema, reference, NO_SCHEMAS_NOTICE, types, True)
+            return checked._with_type_notice()
 
         missing = [d for d in reference if d["id"].lower() in _core_urns() - urns]
         notice = None
@@ -81,12 +98,88 @@ class MappingSchema:
                 "is used for it."
             )
         merged = tuple(documents + missing)
-        return cls(TargetSchema.from_documents(list(merged)), merged, notice)
+        schema = TargetSchema.from_documents(list(merged))
+        return cls(schema, merged, notice, types)._with_type_notice()
+
+    def _with_type_notice(self) -> MappingSchema:
+        """Return a copy whose notice also names what the ResourceTypes lack."""
+        sentences = [self.notice] if self.notice else []
+        sentences.extend(self.resource_types.problems)
+        guessed = [
+            kind.value.lower()
+            for kind in MappingKind
+            if self.resource_type(kind) is None
+        ]
+        if guessed:
+            sentences.append(
+                f"So for {' and '.join(guessed)} mappings, extension schemas whose "
+                "URN ends in Group are taken for groups and the others for users."
+            )
+        for kind in MappingKind:
+            sentences.extend(self._undocumented_extensions(kind))
+        return replace(self, notice=" ".join(sentences) or None)
+
+    def _undocumented_extensions(self, kind: MappingKind) -> list[str]:
+        """Return a sentence for each extension of `kind` that no schema defines."""
+        resource_type = self.resource_type(kind)
+        if resource_type is None:
+            return []
+        return [
+            f"The target's ResourceType {resource_type.name!r} takes extension "
+            f"{extension.urn}, but its /Schemas has no document for it, so none "
+            "of its attributes can be mapped."
+            for extension in resource_type.extensions
+            if not self.schema.knows(extension.urn)
+        ]
+
+    def resource_type(self, kind: MappingKind) -> ResourceType | None:
+        """Return the target's ResourceType for `kind`, if it published one."""
+        if kind is MappingKind.USER:
+            return self.resource_types.user
+        return self.resource_types.group
 
     def schema_urns(self, kind: MappingKind) -> list[str]:
-        """Return the core schema of `kind` and the extensions it may use."""
-        other = GROUP_SCHEMA if kind is MappingKind.USER else USER_SCHEMA
+        """Return the core schema of `kind` and the extensions it may use.
+
+        The extensions are those the target's ResourceType lists. Without a
+        usable ResourceType, they are guessed from the URN's last part. A
+        target without /Schemas is also offered the RFC 7643 extensions.
+        """
+        resource_type = self.resource_type(kind)
+        if resource_type is None:
+            return [kind.core_urn, *self._guessed_extensions(kind)]
+
         urns = [kind.core_urn]
+        for extension in resource_type.extensions:
+            if extension.urn.lower() not in _core_urns():
+                urns.append(extension.urn)
+        if self.reference_only:
+            listed = {urn.lower() for urn in urns}
+            urns.extend(
+                urn
+                for urn in self._guessed_extensions(kind)
+                if urn.lower() not in listed
+            )
+        return urns
+
+    def required_extensions(self, kind: MappingKind) -> list[str]:
+        """Return the extensions every resource of `kind` must carry.
+
+        An extension without a schema document is left out, because none of
+        its attributes can be mapped.
+        """
+        resource_type = self.resource_type(kind)
+        if resource_type is None:
+            return []
+        return [
+            e.urn
+            for e in resource_type.extensions
+            if e.required and self.schema.knows(e.urn)
+        ]
+
+    def _guessed_extensions(self, kind: MappingKind) -> list[str]:
+        other = GROUP_SCHEMA if kind is MappingKind.USER else USER_SCHEMA
+        urns = []
         for document in self.documents:
             urn = get_key(document, "id")
             if not isinstance(urn, str):
@@ -133,10 +226,11 @@ def _core_urns() -> set[str]:
 
 
 def _extends(urn: str, kind: MappingKind) -> bool:
-    """Return whether an extension schema belongs to users or to groups.
+    """Guess whether an extension schema belongs to users or to groups.
 
     Schema ids conventionally end with the resource type they extend, such
-    as `...:enterprise:2.0:User`; others are offered to users.
+    as `...:enterprise:2.0:User`; others are offered to users. Only targets
+    without a usable ResourceType get this guess.
     """
     last = urn.rsplit(":", 1)[-1].lower()
     if kind is MappingKind.GROUP:

@@ -68,7 +68,9 @@ async def get_mappings(
 
 def connection_schema(connection: ScimConnection | None) -> MappingSchema:
     """Return the schema mappings are checked against for this connection."""
-    return MappingSchema.from_target(connection.schemas if connection else None)
+    if connection is None:
+        return MappingSchema.from_target(None, None)
+    return MappingSchema.from_target(connection.schemas, connection.resource_types)
 
 
 async def mapping_problems_of(

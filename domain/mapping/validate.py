@@ -266,42 +266,78 @@ def _names(definitions: dict[str, AttributeDefinition]) -> str:
 
 
 def _missing_required(mapping: Mapping, schema: MappingSchema) -> list[MappingProblem]:
-    """Return a problem for each required attribute that no entry maps.
+    """Return a problem for each required attribute or extension that no entry maps.
 
-    The core schema's required attributes always count; an extension's count
-    once the mapping writes to that extension.
+    The core schema's required attributes always count. An extension's count
+    once the mapping writes to that extension, or always when the target's
+    ResourceType marks the extension required (RFC 7643 6). A required
+    extension that has no required attribute needs at least one entry.
     """
-    # NOTE: an extension that the target's ResourceType marks required is not
-    # enforced unless the mapping uses it, because ResourceTypes are not read.
     kind = mapping.kind
     mapped = {
         ((e.path.schema_urn or kind.core_urn).lower(), e.path.attribute.lower())
         for e in mapping.entries
     }
     used = {urn for urn, _name in mapped}
+    required = {urn.lower() for urn in schema.required_extensions(kind)}
     problems = []
     for urn in schema.schema_urns(kind):
-        if urn.lower() != kind.core_urn.lower() and urn.lower() not in used:
+        core = urn.lower() == kind.core_urn.lower()
+        if not core and urn.lower() not in used | required:
             continue
-        for attribute in schema.schema.attributes(urn):
-            if not attribute.required or attribute.name.lower() in UNMAPPED:
-                continue
-            if attribute.mutability == "readonly":
-                continue
-            if (urn.lower(), attribute.name.lower()) in mapped:
-                continue
-            path = (
-                attribute.name
-                if urn.lower() == kind.core_urn.lower()
-                else f"{urn}:{attribute.name}"
-            )
-            problems.append(
-                MappingProblem(
-                    f"Attribute {attribute.name!r} of schema {urn} is required, but "
-                    f"no entry maps it; add an entry for {path}.",
-                    ErrorCode.REQUIRED,
-                    path,
-                    urn,
-                )
-            )
+        missing = _missing_attributes(urn, core, mapped, schema)
+        problems.extend(missing)
+        if urn.lower() in required and urn.lower() not in used and not missing:
+            extension = _missing_extension(urn, kind, schema)
+            if extension is not None:
+                problems.append(extension)
     return problems
+
+
+def _missing_attributes(
+    urn: str, core: bool, mapped: set[tuple[str, str]], schema: MappingSchema
+) -> list[MappingProblem]:
+    problems = []
+    for attribute in schema.schema.attributes(urn):
+        if not attribute.required or attribute.name.lower() in UNMAPPED:
+            continue
+        if attribute.mutability == "readonly":
+            continue
+        if (urn.lower(), attribute.name.lower()) in mapped:
+            continue
+        path = attribute.name if core else f"{urn}:{attribute.name}"
+        problems.append(
+            MappingProblem(
+                f"Attribute {attribute.name!r} of schema {urn} is required, but "
+                f"no entry maps it; add an entry for {path}.",
+                ErrorCode.REQUIRED,
+                path,
+                urn,
+            )
+        )
+    return problems
+
+
+def _missing_extension(
+    urn: str, kind: MappingKind, schema: MappingSchema
+) -> MappingProblem | None:
+    """Return the problem of a required extension that no entry writes to.
+
+    None when the extension has no writable attribute, because no mapping
+    could fix that.
+    """
+    writable = [
+        a.name for a in schema.schema.attributes(urn) if a.mutability != "readonly"
+    ]
+    if not writable:
+        return None
+    resource_type = schema.resource_type(kind)
+    name = resource_type.name if resource_type is not None else kind.value
+    return MappingProblem(
+        f"The target's ResourceType {name!r} requires extension {urn}, but no "
+        f"entry maps an attribute of it; add an entry for one of its attributes "
+        f"({', '.join(writable)}), such as {urn}:{writable[0]}.",
+        ErrorCode.REQUIRED,
+        urn,
+        urn,
+    )

@@ -187,7 +187,7 @@ async def send_creation(
     found = await find_user_resource(client, user) if look_first else None
     if found is not None:
         return found, None
-    payload = create_user_body(mapping, user, client.schema)
+    payload = create_user_body(mapping, user, client.schema, client.resource_types.user)
     return await _post_or_adopt(client, user, payload)
 
 

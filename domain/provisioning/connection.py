@@ -29,6 +29,7 @@ from domain.scim.errors import (
     ScimTokenUnreadable,
 )
 from domain.scim.payloads import get_key
+from domain.scim.resource_types import ResourceTypes
 from domain.scim.target_schema import TargetSchema
 from domain.secrets import SecretKeyError, seal, unseal
 
@@ -80,9 +81,9 @@ def open_client(connection: ScimConnection, *, dry_run: bool) -> ScimClient:
 
     Raises `ScimTokenUnreadable` when the token does not decrypt. The client
     checks the outbound rules at each connection it opens.
-    It carries what the target supports and the Schemas it published. With
-    `dry_run`, which callers that write take from `dry_run_enabled`, it
-    withholds every write (see `domain.scim.dry_run`).
+    It carries what the target supports and the Schemas and ResourceTypes it
+    published. With `dry_run`, which callers that write take from
+    `dry_run_enabled`, it withholds every write (see `domain.scim.dry_run`).
     """
     settings = get_settings()
     token = None
@@ -100,6 +101,7 @@ def open_client(connection: ScimConnection, *, dry_run: bool) -> ScimClient:
         policy=outbound_policy(),
         capabilities=connection_capabilities(connection),
         schema=TargetSchema.from_documents(connection.schemas),
+        resource_types=ResourceTypes.from_documents(connection.resource_types),
         dry_run=dry_run,
     )
 

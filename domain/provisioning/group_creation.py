@@ -235,7 +235,9 @@ async def _post_or_adopt(
     `_ForeignGroup`, chained to the 409. A POST that succeeds without
     returning the group is followed by a lookup.
     """
-    payload = create_group_body(mapping, folder, member_ids, client.schema)
+    payload = create_group_body(
+        mapping, folder, member_ids, client.schema, client.resource_types.group
+    )
     try:
         created = await client.create("Groups", payload)
     except ScimConflict as exc:

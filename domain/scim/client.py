@@ -4,7 +4,8 @@
 turns httpx exceptions and error statuses into `domain.scim.errors`. Requests
 go through a `GuardedTransport` and within total time and size limits. What to
 send, and how to page, look up and update, is decided in the modules beside
-this one, from the target's `capabilities` and `schema` that the client carries.
+this one, from the target's `capabilities`, `schema` and `resource_types` that
+the client carries.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from domain.scim.capabilities import Capabilities, conservative
 from domain.scim.dry_run import READ_METHODS, WriteWithheld
 from domain.scim.paging import Listing, ProgressCallback
 from domain.scim.payloads import get_key, resource_id
+from domain.scim.resource_types import ResourceTypes
 from domain.scim.responses import json_body, read_error
 from domain.scim.target_schema import TargetSchema
 from domain.scim.transport import GuardedTransport
@@ -103,6 +105,7 @@ class ScimClient:
         transport: httpx.AsyncBaseTransport | None = None,
         capabilities: Capabilities | None = None,
         schema: TargetSchema | None = None,
+        resource_types: ResourceTypes | None = None,
         dry_run: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -111,6 +114,7 @@ class ScimClient:
         self.max_response_bytes = max_response_bytes
         self.capabilities = capabilities or conservative()
         self.schema = schema or TargetSchema()
+        self.resource_types = resource_types or ResourceTypes()
         self._token = token
         headers = {"Accept": f"{SCIM_CONTENT_TYPE}, application/json"}
         if token:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,44 +91,67 @@ def acme_server(reference: Scim2Server, folder: Path) -> Iterator[Scim2Server]:
     The extension has a required `costCode`, an integer `seats`, a boolean
     `vip` and a read-only `ticketId`.
     """
-    tenant = reference.tenant()
-    schemas = [
-        schema
-        for schema in tenant.get("/Schemas")["Resources"]
-        if schema["id"] != ENTERPRISE
-    ]
-    schemas.append(
-        {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-            "id": ACME,
-            "name": "AcmeUser",
-            "description": "Acme's own User attributes",
-            "attributes": [
-                _attribute("costCode", "string", required=True),
-                _attribute("seats", "integer"),
-                _attribute("vip", "boolean"),
-                _attribute("ticketId", "string", mutability="readOnly"),
-            ],
-        }
-    )
-    resource_types = tenant.get("/ResourceTypes")["Resources"]
-    for resource_type in resource_types:
-        if resource_type["id"] == "User":
-            resource_type["schemaExtensions"] = [{"schema": ACME, "required": False}]
-    for document in [*schemas, *resource_types]:
-        document.pop("meta", None)
-    schema_file = folder / "acme-schemas.json"
-    schema_file.write_text(json.dumps(schemas))
-    types_file = folder / "acme-resource-types.json"
-    types_file.write_text(json.dumps(resource_types))
-    server = Scim2Server.start(
-        "--schema", str(schema_file), "--resource-type", str(types_file)
+    acme = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": ACME,
+        "name": "AcmeUser",
+        "description": "Acme's own User attributes",
+        "attributes": [
+            extension_attribute("costCode", "string", required=True),
+            extension_attribute("seats", "integer"),
+            extension_attribute("vip", "boolean"),
+            extension_attribute("ticketId", "string", mutability="readOnly"),
+        ],
+    }
+    server = extended_server(
+        reference,
+        folder / "acme",
+        [acme],
+        {"User": [{"schema": ACME, "required": False}]},
+        without=[ENTERPRISE],
     )
     yield server
     server.stop()
 
 
-def _attribute(name: str, type_: str, **overrides: Any) -> dict[str, Any]:
+def extended_server(
+    reference: Scim2Server,
+    folder: Path,
+    extensions: list[dict[str, Any]],
+    schema_extensions: dict[str, list[dict[str, Any]]],
+    *,
+    without: Sequence[str] = (),
+) -> Scim2Server:
+    """Start a scim2-server that serves extra schemas through `--schema`.
+
+    `extensions` are the extra /Schemas documents, and `schema_extensions`
+    replaces the schemaExtensions of the ResourceTypes it names by id.
+    Schemas whose id is in `without` are left out. The caller stops the server.
+    """
+    tenant = reference.tenant()
+    schemas = [
+        schema
+        for schema in tenant.get("/Schemas")["Resources"]
+        if schema["id"] not in without
+    ]
+    schemas.extend(extensions)
+    resource_types = tenant.get("/ResourceTypes")["Resources"]
+    for resource_type in resource_types:
+        if resource_type["id"] in schema_extensions:
+            resource_type["schemaExtensions"] = schema_extensions[resource_type["id"]]
+    for document in [*schemas, *resource_types]:
+        document.pop("meta", None)
+    folder.mkdir(parents=True, exist_ok=True)
+    schema_file = folder / "schemas.json"
+    schema_file.write_text(json.dumps(schemas))
+    types_file = folder / "resource-types.json"
+    types_file.write_text(json.dumps(resource_types))
+    return Scim2Server.start(
+        "--schema", str(schema_file), "--resource-type", str(types_file)
+    )
+
+
+def extension_attribute(name: str, type_: str, **overrides: Any) -> dict[str, Any]:
     return {
         "name": name,
         "type": type_,

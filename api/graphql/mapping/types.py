@@ -108,7 +108,8 @@ class AttributeMappings:
     )
     notice: str | None = strawberry.field(
         description="Set when the mappings are checked against RFC 7643's schemas "
-        "because the target published none, or not all."
+        "because the target published none, or not all, or when its "
+        "ResourceTypes do not list the extensions users and groups take."
     )
 
 

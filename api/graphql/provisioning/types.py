@@ -334,7 +334,8 @@ class ScimSchema:
     )
     notice: str | None = strawberry.field(
         description="Set when the attributes come from RFC 7643 because the "
-        "target published no schema, or not all."
+        "target published no schema, or not all, or when its ResourceTypes "
+        "do not list the extensions users and groups take."
     )
 
 
