@@ -6,6 +6,8 @@ hundreds of rows a batch job writes, that cost more CPU than the SQL itself,
 so the hot paths pass plain dictionaries to SQLAlchemy's bulk INSERT and its
 bulk UPDATE by primary key instead. Objects already loaded in the session are
 not refreshed by these statements: read rows again after using them.
+`domain.rows` covers the other case: inserts and deletes that concurrent
+requests may race to write.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def attribute_changes(
     resource = user_resource(mapping, user, active)
     current = account.raw or {}
     changes: dict[str, Any] = {}
-    differing, kept = _compare(mapping, current, desired, schema)
+    differing, required_cleared = _compare(mapping, current, desired, schema)
     for entry in differing:
         value = desired[str(entry.path)]
         if value is None:
@@ -71,7 +71,7 @@ def attribute_changes(
         if entry.path.patch_path.lower() in replaced:
             del changes[selected]
 
-    for entry in kept:
+    for entry in required_cleared:
         logger.warning(
             "Not removing %s from account %r (user %s): the target requires it, "
             "but SmartLink's value for it is empty. Fill in the user's field, or "
@@ -95,7 +95,7 @@ def differing_entries(
     when the resource has a value at its path, unless the attribute is
     required, because an update cannot remove it.
     """
-    differing, _kept = _compare(mapping, resource, desired, schema)
+    differing, _required_cleared = _compare(mapping, resource, desired, schema)
     return differing
 
 
@@ -105,14 +105,14 @@ def _compare(
     desired: dict[str, Any],
     schema: TargetSchema,
 ) -> tuple[list[MappingEntry], list[MappingEntry]]:
-    """Split the entries that differ into those to write and the required ones kept.
+    """Split the entries that differ into those to write and the required ones cleared.
 
-    The kept entries have no value, but the resource has a value at their
-    required attribute.
+    A cleared required entry has no value, but the resource has a value at its
+    required attribute, which an update keeps.
     """
     current = resource_values(mapping, resource)
     differing = []
-    kept = []
+    required_cleared = []
     for entry in mapping.entries:
         path = str(entry.path)
         expected = desired[path]
@@ -123,10 +123,10 @@ def _compare(
         elif _unassigned(actual):
             continue
         elif is_required(entry.path, schema, mapping.kind.core_urn):
-            kept.append(entry)
+            required_cleared.append(entry)
         else:
             differing.append(entry)
-    return differing, kept
+    return differing, required_cleared
 
 
 def removal_path(path: AttributePath) -> str:

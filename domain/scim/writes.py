@@ -196,8 +196,10 @@ def _remove_path(resource: dict[str, Any], path: AttributePath) -> None:
     _delete_key(resource, path.schema_urn)
     schemas = get_key(resource, "schemas")
     if isinstance(schemas, list):
-        kept = [s for s in schemas if str(s).lower() != path.schema_urn.lower()]
-        _set_key(resource, "schemas", kept)
+        other_schemas = [
+            s for s in schemas if str(s).lower() != path.schema_urn.lower()
+        ]
+        _set_key(resource, "schemas", other_schemas)
 
 
 def _remove_in(container: dict[str, Any], path: AttributePath) -> None:
